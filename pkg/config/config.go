@@ -1,0 +1,217 @@
+// Package config is the wackamole configuration: the TOML schema, its
+// defaults, and validation that names the file, line and key of every
+// problem it finds.
+//
+// One file describes one node. The VIP list (names, addresses, preferences)
+// and the balance settings must be identical on every node of a group;
+// Fingerprint summarises exactly those parts so that the membership layer can
+// tell when two nodes disagree.
+//
+// Parse and Load turn a file into a Config; when the file has problems they
+// return an Errors value with one *Error per problem, each naming the file,
+// line and key (for example "vip[1].addresses[0]"), so that "wackamole check"
+// can report everything at once instead of one problem per run.
+//
+// Positions: BurntSushi/toml exposes no key positions, so the lines come from
+// a small scanner over the source text (lines.go) that runs after the library
+// has accepted the document and maps every key path, array-of-tables element
+// and array element to its line.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Defaults applied by Parse to keys absent from the file.
+const (
+	// DefaultPort is the gossip port, used for bind and peers when the
+	// port is omitted.
+	DefaultPort = 7946
+	// DefaultBind is the default gossip address.
+	DefaultBind = "0.0.0.0:7946"
+	// DefaultMature is the default time a new member waits before it takes
+	// VIPs (the original wackamole's Mature = 5s).
+	DefaultMature = 5 * time.Second
+	// DefaultInterface is the default interface for VIP addresses.
+	DefaultInterface = "eth0"
+	// DefaultControlSocket is where the daemon listens for wackatrl.
+	DefaultControlSocket = "/run/wackamole/wackamole.sock"
+	// DefaultTiming is the default timing profile.
+	DefaultTiming = TimingLAN
+	// DefaultDrainTimeout bounds a graceful stop or drain.
+	DefaultDrainTimeout = 10 * time.Second
+	// DefaultARPRepeat is the number of announcements per acquisition.
+	DefaultARPRepeat = 3
+	// DefaultARPInterval separates repeated announcements; above the Linux
+	// neighbour locktime of 1 s so that every repeat is accepted.
+	DefaultARPInterval = 1100 * time.Millisecond
+	// DefaultARPRefresh is how often held VIPs are re-announced.
+	DefaultARPRefresh = 60 * time.Second
+	// DefaultMaxMoves is the default number of simultaneous rebalancing
+	// hand-overs (the original's AcquisitionsPerRound).
+	DefaultMaxMoves = 1
+)
+
+// MaxVIPs is the largest number of VIPs a configuration may hold. The
+// membership layer advertises the VIPs a node claims as a bitmap over the
+// ordered VIP list inside memberlist's 512-byte node metadata; 1900 bits
+// leave room for the rest of the metadata.
+const MaxVIPs = 1900
+
+// Timing profiles name a set of failure-detection and gossip timings.
+const (
+	// TimingLAN is the default: failover in about a second on a LAN.
+	TimingLAN = "lan"
+	// TimingFast aims at sub-second (about 0.2 s) failover on a quiet LAN.
+	TimingFast = "fast"
+	// TimingWAN tolerates high latency and loss; failover takes seconds.
+	TimingWAN = "wan"
+)
+
+// Config is one node's configuration after defaults have been applied and
+// validation has passed.
+//
+// Host:port values (Bind, Advertise, Peers) are normalised: the port is
+// always present and IP addresses are in their canonical form
+// ("[2001:db8::1]:7946").
+type Config struct {
+	// Path is the file the configuration was read from.
+	Path string
+
+	// NodeName is this node's identity in the group. Default: the hostname.
+	// No whitespace or control characters, at most 253 bytes.
+	NodeName string
+	// Bind is the gossip address, host:port, the host an IP address (it
+	// may be unspecified: 0.0.0.0 or ::). Default "0.0.0.0:7946"; the port
+	// defaults to DefaultPort when omitted.
+	Bind string
+	// Advertise is the address other nodes reach us at, host:port, the host
+	// a specific IP address. Default: Bind when Bind's host is a specific
+	// address, otherwise empty, and then the daemon must choose one (and
+	// must never choose a VIP). The port defaults to Bind's port when
+	// omitted.
+	Advertise string
+	// Peers are the seed members, host:port, usually every node of the group
+	// (this node included). The number of peers defines the group size that
+	// the default quorum is a majority of. Hosts are IP addresses or DNS
+	// names; the port defaults to DefaultPort when omitted; IPv6 addresses
+	// need brackets ("[2001:db8::1]" or "[2001:db8::1]:7946").
+	Peers []string
+	// SecretKeyFile holds the base64 gossip key (16, 24 or 32 bytes decoded).
+	// Parse resolves a relative name against the directory of the
+	// configuration file and stores the resolved name. The file must be a
+	// regular file that other users cannot access (group access is
+	// allowed, e.g. root:wackamole 0640).
+	SecretKeyFile string
+	// Insecure allows running without a key (gossip in clear text).
+	Insecure bool
+	// SecretKey is the decoded content of SecretKeyFile (nil when Insecure).
+	SecretKey []byte
+	// Quorum is the number of live members (this node included) needed to
+	// take orphaned VIPs or rebalance. 0 means a majority of Peers; see
+	// QuorumNeeded. At most the number of peers (or 1 without peers).
+	Quorum int
+	// Mature is how long a new member waits before it takes VIPs. Default 5s.
+	Mature time.Duration
+	// Interface is the default interface for VIP addresses. Default "eth0".
+	Interface string
+	// ControlSocket is the unix socket wackatrl talks to.
+	// Default "/run/wackamole/wackamole.sock". At most 107 bytes (sun_path).
+	ControlSocket string
+	// ControlGroup, when set, is the group that may use the control socket
+	// (mode 0660); otherwise only root may (mode 0600).
+	ControlGroup string
+	// MetricsListen, when set, serves Prometheus metrics at /metrics there:
+	// host:port with the port required; the host may be empty (all
+	// addresses), an IP address or a name such as "localhost".
+	MetricsListen string
+	// Timing is the timing profile: "lan" (default), "fast" or "wan".
+	Timing string
+	// DrainTimeout bounds how long a graceful stop or drain waits for peers
+	// to take over this node's VIPs. Default 10s.
+	DrainTimeout time.Duration
+
+	Membership Membership
+	ARP        ARP
+	Balance    Balance
+	VIPs       []VIP
+}
+
+// Membership overrides the timings of the Timing profile. A zero value
+// keeps the profile's value.
+type Membership struct {
+	// HeartbeatInterval is how often a node tells every peer it is alive.
+	HeartbeatInterval time.Duration
+	// FailureTimeout is how long a peer may stay silent before it is
+	// considered failed and its VIPs are taken over.
+	FailureTimeout time.Duration
+	// RejoinInterval is how often missing peers are joined again, which is
+	// what merges a healed partition.
+	RejoinInterval time.Duration
+	// GossipInterval is memberlist's gossip interval.
+	GossipInterval time.Duration
+}
+
+// ARP configures gratuitous ARP (and, for IPv6, unsolicited neighbour
+// advertisements).
+type ARP struct {
+	// Repeat is the number of announcements per acquisition. Default 3.
+	Repeat int
+	// Interval separates repeated announcements. Default 1100ms, above the
+	// Linux neighbour locktime of 1 s. The first one goes at once.
+	Interval time.Duration
+	// Refresh re-announces every held VIP this often, so that switch FDB
+	// entries and router ARP caches never age out. Default 60s; 0 disables.
+	Refresh time.Duration
+	// Notify are hosts (routers) that also get unicast announcements. IP
+	// addresses without zone, each listed once.
+	Notify []netip.Addr
+}
+
+// Balance configures rebalancing between live members.
+type Balance struct {
+	// MaxMoves is the number of VIPs that may be handed over between live,
+	// eligible members at the same time. 0 means no limit ("all" in the
+	// file). Default 1. Orphans and hand-offs from draining members are
+	// never limited.
+	MaxMoves int
+}
+
+// VIP is one virtual IP: one or more addresses that always move together.
+type VIP struct {
+	// Name identifies the VIP; unique in the file. 1 to 63 characters of
+	// ASCII letters, digits, '.', '_' and '-'.
+	Name string
+	// Addresses are the prefixes to add, each on its interface. In the file
+	// each is "PREFIX" or "IFNAME:PREFIX" (see the Address type).
+	Addresses []Address
+	// Prefer lists node names that should hold this VIP when eligible, in
+	// order of preference.
+	Prefer []string
+	// Interface overrides Config.Interface for this VIP's addresses, as
+	// written in the file ("" when absent). Address.Interface holds the
+	// interface each address actually goes to.
+	Interface string
+	// Line is where the VIP's table starts in the file (for messages).
+	Line int
+}
+
+// Address is one address of a VIP on one interface.
+//
+// In the file an address is written "PREFIX" ("198.18.0.10/32",
+// "2001:db8::10/128") or "IFNAME:PREFIX" ("eth1:198.18.0.10/32",
+// "eth1:2001:db8::10/128"). The prefix length is required. IPv6 makes the
+// colon ambiguous, so the text is read as IFNAME:PREFIX only when the part
+// before the first colon is a valid interface name and the rest is a
+// prefix; a text that reads both ways (interface "cafe" and address
+// cafe:2001:db8::10) is rejected, and brackets settle it:
+// "cafe:[2001:db8::10]/128" or "[cafe:2001:db8::10]/128".
+type Address struct {
+	// Interface is the interface to add the address to: the one written in
+	// the address, else the VIP's, else Config.Interface.
+	Interface string
+	// Prefix is the address and its prefix length, e.g. 198.18.0.10/32.
+	// The address keeps its host bits (198.18.0.10/24 is not masked).
+	Prefix netip.Prefix
+}

@@ -1,0 +1,139 @@
+package vip
+
+import "fmt"
+
+// Local is what one node holds, as Diff needs it.
+type Local struct {
+	// Name is this node's member name.
+	Name string
+	// Held are the VIPs whose addresses this node has bound.
+	Held map[string]bool
+	// Leaving are the held VIPs this node is handing over.
+	Leaving map[string]bool
+	// Conflicts are held VIPs that another host announced on the wire
+	// (gratuitous ARP, ARP reply, neighbour advertisement) since the last
+	// round.
+	Conflicts map[string]bool
+}
+
+// ActionKind is what a node does about one VIP.
+type ActionKind uint8
+
+// Action kinds, as Diff returns them.
+const (
+	// Acquire: add the VIP's addresses and announce them now.
+	Acquire ActionKind = iota + 1
+	// Await: this node is the owner, but an eligible holder has not started
+	// handing the VIP over yet. Nothing to do until it does.
+	Await
+	// Handover: mark the VIP leaving and keep serving it until the new owner
+	// has announced it.
+	Handover
+	// Release: remove the VIP's addresses now.
+	Release
+	// Retain: cancel a hand-over; the VIP stays here.
+	Retain
+	// Defend: another host announced a VIP this node owns; announce it
+	// again (the caller rate-limits this, as RFC 5227 does).
+	Defend
+)
+
+var actionNames = [...]string{
+	Acquire:  "acquire",
+	Await:    "await",
+	Handover: "handover",
+	Release:  "release",
+	Retain:   "retain",
+	Defend:   "defend",
+}
+
+// String returns the kind's name as logs show it.
+func (k ActionKind) String() string {
+	if int(k) < len(actionNames) && actionNames[k] != "" {
+		return actionNames[k]
+	}
+	return "unknown"
+}
+
+// Action is one thing a node does about one VIP.
+type Action struct {
+	Kind ActionKind
+	VIP  string
+	// Owner is the plan's owner of the VIP ("" for nobody).
+	Owner string
+	// Why explains the action for logs.
+	Why string
+}
+
+// Diff compares a plan with what this node holds and returns what the node
+// must do, in VIP order. It is pure, like Allocate.
+//
+// The hand-over protocol it implements is make-before-break and never lets
+// a VIP become unowned while a live member serves it:
+//   - a node acquires an orphan, or a VIP whose holders are ineligible or
+//     leaving, at once; from an eligible holder that still wants it, it
+//     waits (Await) until that holder marks it leaving;
+//   - a holder that is not the owner marks the VIP leaving (Handover) and
+//     releases it only when the owner claims it or announces it on the wire;
+//   - without quorum a node acquires nothing, and releases a VIP as soon as
+//     another host announces it.
+func Diff(p *Plan, l Local) []Action {
+	var actions []Action
+	for _, a := range p.Assignments {
+		v := a.VIP
+		act := func(k ActionKind, format string, args ...any) {
+			actions = append(actions, Action{Kind: k, VIP: v, Owner: a.Owner, Why: fmt.Sprintf(format, args...)})
+		}
+		if !l.Held[v] {
+			if a.Owner != l.Name || !p.Quorum {
+				continue
+			}
+			if h, ok := blocking(a, l.Name); ok {
+				act(Await, "waiting for %s to hand it over", h)
+				continue
+			}
+			act(Acquire, "%s", a.Reason)
+			continue
+		}
+		conflict := l.Conflicts[v]
+		switch {
+		case conflict && !p.Quorum:
+			act(Release, "another host announced it and this node has no quorum")
+		case a.Owner == l.Name || a.Owner == "":
+			switch {
+			case conflict:
+				act(Defend, "another host announced it; this node owns it")
+			case l.Leaving[v]:
+				act(Retain, "%s", a.Reason)
+			}
+		case conflict:
+			act(Release, "another host announced it; %s owns it", a.Owner)
+		case claims(a, a.Owner):
+			act(Release, "%s holds it now", a.Owner)
+		case !l.Leaving[v]:
+			act(Handover, "%s: handing over to %s", a.Reason, a.Owner)
+		}
+	}
+	return actions
+}
+
+// blocking returns another eligible holder of the VIP that is not leaving:
+// taking the VIP from it before it lets go would make two owners.
+func blocking(a Assignment, self string) (string, bool) {
+	for _, h := range a.Holders {
+		if h.Name != self && h.Eligible && !h.Leaving {
+			return h.Name, true
+		}
+	}
+	return "", false
+}
+
+// claims reports whether member holds the VIP and is not leaving it.
+func claims(a Assignment, member string) bool {
+	for _, h := range a.Holders {
+		if h.Name == member && !h.Leaving {
+			return true
+		}
+	}
+	return false
+}
