@@ -1,0 +1,195 @@
+package membership
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+)
+
+// freePort returns a port free for both UDP and TCP on 127.0.0.1.
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return uint16(port)
+		}
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// cluster starts n members on loopback with the fast profile.
+func cluster(t *testing.T, n int, key func(i int) []byte) []*Group {
+	t.Helper()
+	timing, _ := Profile("fast")
+	var addrs []string
+	ports := make([]uint16, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
+	}
+	groups := make([]*Group, n)
+	for i := range groups {
+		cfg := DefaultConfig()
+		cfg.Name = fmt.Sprintf("node%d", i)
+		cfg.Bind = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[i])
+		cfg.Seeds = addrs
+		cfg.Timing = timing
+		cfg.Key = key(i)
+		cfg.Logger = testLogger(t)
+		meta, _ := Meta{State: Joining, Healthy: true, Held: NewBitmap(3), Leaving: NewBitmap(3)}.MarshalBinary()
+		g, err := Start(cfg, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Shutdown() })
+		groups[i] = g
+	}
+	return groups
+}
+
+func sameKey(int) []byte { return bytes.Repeat([]byte{7}, 32) }
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func aliveNames(g *Group) map[string]bool {
+	m := map[string]bool{}
+	for _, mem := range g.View().Alive() {
+		m[mem.Name] = true
+	}
+	return m
+}
+
+func TestGroupFormsAndSpreadsMeta(t *testing.T) {
+	gs := cluster(t, 3, sameKey)
+	eventually(t, 5*time.Second, "every member sees all three alive", func() bool {
+		for _, g := range gs {
+			if len(aliveNames(g)) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	m := Meta{State: Mature, Healthy: true, Fingerprint: 99, Held: NewBitmap(3), Leaving: NewBitmap(3)}
+	m.Held.Set(2)
+	b, _ := m.MarshalBinary()
+	if err := gs[0].SetMeta(b); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "node1 sees node0's new metadata", func() bool {
+		for _, mem := range gs[1].View().Members {
+			if mem.Name == "node0" {
+				return mem.MetaErr == nil && mem.Meta.Held.Has(2) && mem.Meta.State == Mature
+			}
+		}
+		return false
+	})
+	if v := gs[0].View(); v.Members[0].Name != "node0" || !v.Members[0].Self {
+		t.Fatalf("view does not list self first in name order: %+v", v.Members)
+	}
+}
+
+func TestGroupDetectsCrash(t *testing.T) {
+	gs := cluster(t, 3, sameKey)
+	eventually(t, 5*time.Second, "group formed", func() bool { return len(aliveNames(gs[0])) == 3 })
+	// Drain the change signal, then crash node2 (no leave).
+	select {
+	case <-gs[0].Changed():
+	default:
+	}
+	gs[2].Shutdown()
+	start := time.Now()
+	eventually(t, 2*time.Second, "node0 drops node2 from its view", func() bool { return !aliveNames(gs[0])["node2"] })
+	t.Logf("crash detected after %v (failure timeout %v)", time.Since(start).Round(time.Millisecond), gs[0].Timing().FailureTimeout)
+	select {
+	case <-gs[0].Changed():
+	case <-time.After(time.Second):
+		t.Fatal("no change signalled for the crash")
+	}
+}
+
+func TestGroupRefusesAStrangerKey(t *testing.T) {
+	gs := cluster(t, 3, func(i int) []byte {
+		if i == 2 {
+			return bytes.Repeat([]byte{9}, 32)
+		}
+		return sameKey(i)
+	})
+	eventually(t, 5*time.Second, "the two with the key form a group", func() bool { return len(aliveNames(gs[0])) == 2 })
+	time.Sleep(time.Second)
+	if a := aliveNames(gs[0]); a["node2"] {
+		t.Fatal("a member with another key joined")
+	}
+	if a := aliveNames(gs[2]); len(a) != 1 {
+		t.Fatalf("the stranger sees %v", a)
+	}
+}
+
+func TestGroupSurvivesGarbage(t *testing.T) {
+	gs := cluster(t, 2, sameKey)
+	eventually(t, 5*time.Second, "group formed", func() bool { return len(aliveNames(gs[0])) == 2 })
+	addr := gs[0].View().Members[0].Addr
+	c, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 200; i++ {
+		c.Write(bytes.Repeat([]byte{byte(i)}, i*7%1400))
+	}
+	// Heartbeat-shaped messages from members that do not exist.
+	(*delegate)(gs[0]).NotifyMsg([]byte{msgHeartbeat})
+	(*delegate)(gs[0]).NotifyMsg(append([]byte{msgHeartbeat}, "nobody"...))
+	(*delegate)(gs[0]).NotifyMsg(nil)
+	time.Sleep(300 * time.Millisecond)
+	if len(aliveNames(gs[0])) != 2 {
+		t.Fatal("garbage disturbed the group")
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	for _, name := range []string{"lan", "fast", "wan"} {
+		p, err := Profile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Profile("lann"); err == nil {
+		t.Error("unknown profile accepted")
+	}
+	p, _ := Profile("lan")
+	if err := p.Override(Timing{FailureTimeout: 150 * time.Millisecond}).Validate(); err == nil {
+		t.Error("failure timeout below 3 heartbeats accepted")
+	}
+}
