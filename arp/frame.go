@@ -245,7 +245,8 @@ var zeroMAC = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 
 // gratuitousFrames builds the two gratuitous ARP forms for addr, both to
 // broadcast: a request (target MAC zero, as the kernel and RFC 5227 send it)
-// and a reply (target MAC our own, as arping -A sends it).
+// and a reply with target MAC = sender MAC (as arping -A sends it): Linux,
+// following RFC 2002, treats a reply as gratuitous only in that form.
 func gratuitousFrames(mac net.HardwareAddr, addr netip.Addr) ([][]byte, error) {
 	req, err := arpFrame(marp.OperationRequest, ethernet.Broadcast, mac, addr, zeroMAC, addr)
 	if err != nil {

@@ -3,6 +3,7 @@ package arp
 import (
 	"bytes"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -77,6 +78,31 @@ func TestAnnounceIPv4(t *testing.T) {
 			t.Fatal(err)
 		}
 		l.eventually("B's entry to point at A", func() bool { return l.neigh(l.b, "eth0", vip) == macA0.String() })
+	})
+
+	t.Run("each gratuitous form alone moves an entry", func(t *testing.T) {
+		l := l.with(t)
+		vip := netip.MustParseAddr("198.18.0.58")
+		frames, err := gratuitousFrames(macA0, vip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, form := range []string{"request", "reply"} {
+			l.ip("-n", l.b, "neigh", "replace", vip.String(), "lladdr", "02:00:00:00:00:99", "dev", "eth0", "nud", "stale")
+			l.in(l.a, func() {
+				ifi, err := net.InterfaceByName("eth0")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ann.mu.Lock()
+				defer ann.mu.Unlock()
+				if _, err := ann.sendFrames(ifi, frames[i:i+1]); err != nil {
+					t.Errorf("send %s: %v", form, err)
+				}
+			})
+			l.eventually("B's entry to follow the "+form, func() bool { return l.neigh(l.b, "eth0", vip) == macA0.String() })
+		}
 	})
 
 	t.Run("notify creates the router's entry", func(t *testing.T) {
