@@ -1,0 +1,410 @@
+// Package agent is the wackamole reconcile loop: membership view and health
+// in, plan out, addresses and announcements applied.
+//
+// The loop is level-triggered, like a Kubernetes controller: every wake-up
+// (a membership change, an address or link change, an ARP conflict, a
+// timer, a command) recomputes the whole desired state from the current
+// view and converges to it. No step depends on having seen an earlier event,
+// so a missed or duplicated event costs nothing but a wasted round. The
+// decisions are vip.Allocate and vip.Diff, which are pure; the agent only
+// gathers their input and applies their output through small interfaces
+// (Group, Binder, Announcer), so that each can be replaced in tests.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/vip"
+)
+
+// Group is the membership the agent needs; *membership.Group is one.
+type Group interface {
+	View() membership.View
+	Changed() <-chan struct{}
+	SetMeta(meta []byte) error
+	Leave(timeout time.Duration) error
+	HealthScore() int
+}
+
+// Binder puts addresses on interfaces; *vip.Binder is one.
+type Binder interface {
+	Add(ifname string, p netip.Prefix) error
+	Remove(ifname string, p netip.Prefix) error
+	Has(ifname string, p netip.Prefix) (bool, error)
+	LinkUp(ifname string) (bool, error)
+	Labelled() ([]vip.Bound, error)
+}
+
+// Announcer tells the link that this host owns an address; *arp.Announcer
+// is one.
+type Announcer interface {
+	Announce(ifname string, addr netip.Addr, notify []netip.Addr) error
+}
+
+// Options are an Agent's collaborators.
+type Options struct {
+	Config    *config.Config
+	Group     Group
+	Binder    Binder
+	Announcer Announcer
+	Logger    *slog.Logger
+	// Resync is the period of the full reconcile that catches whatever no
+	// event reported. Default 1s.
+	Resync time.Duration
+	// Now is the clock; tests may replace it. Default time.Now.
+	Now func() time.Time
+}
+
+// defendInterval is the least time between two defences of one VIP
+// against another host announcing it (RFC 5227 defends once per 10 s; a
+// VIP balancer that owns the address by quorum answers faster).
+const defendInterval = time.Second
+
+// Agent runs the reconcile loop of one node.
+type Agent struct {
+	group     Group
+	binder    Binder
+	announcer Announcer
+	log       *slog.Logger
+	resync    time.Duration
+	now       func() time.Time
+
+	wake     chan struct{}
+	commands chan command
+
+	// Set by Run at start.
+	started time.Time
+
+	// Owned by the loop goroutine.
+	cfg         *config.Config
+	fingerprint uint64
+	held        map[string]bool
+	leaving     map[string]bool
+	since       map[string]time.Time // when this node acquired each held VIP
+	draining    bool
+	healthy     bool
+	announces   map[string]*announcement
+	lastDefend  map[string]time.Time
+	lastAlive   []string // alive member names at the last round, for re-announcing
+	mismatch    map[string]bool
+	hadQuorum   bool
+	lastMeta    []byte
+	stopping    bool
+	stopDone    chan struct{}
+	drainWaiter []chan error
+
+	// Written by the listener goroutines, read by the loop.
+	conflictMu sync.Mutex
+	conflicts  map[string]bool
+	addrIndex  map[netip.Addr]string // VIP address -> VIP name; swapped on reload
+
+	statusMu sync.RWMutex
+	status   Status
+	counters Counters
+}
+
+// New returns an agent; Run starts it.
+func New(o Options) (*Agent, error) {
+	if o.Config == nil || o.Group == nil || o.Binder == nil || o.Announcer == nil {
+		return nil, errors.New("agent: Config, Group, Binder and Announcer are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Resync <= 0 {
+		o.Resync = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &Agent{
+		group:      o.Group,
+		binder:     o.Binder,
+		announcer:  o.Announcer,
+		log:        o.Logger,
+		resync:     o.Resync,
+		now:        o.Now,
+		wake:       make(chan struct{}, 1),
+		commands:   make(chan command),
+		held:       map[string]bool{},
+		leaving:    map[string]bool{},
+		since:      map[string]time.Time{},
+		announces:  map[string]*announcement{},
+		lastDefend: map[string]time.Time{},
+		mismatch:   map[string]bool{},
+		conflicts:  map[string]bool{},
+		healthy:    true,
+	}
+	a.setConfig(o.Config)
+	return a, nil
+}
+
+// Fingerprint converts a config fingerprint (hex) to the form the node
+// metadata carries.
+func Fingerprint(c *config.Config) uint64 {
+	fp := c.Fingerprint()
+	if len(fp) > 16 {
+		fp = fp[:16]
+	}
+	v, _ := strconv.ParseUint(fp, 16, 64)
+	return v
+}
+
+func (a *Agent) setConfig(c *config.Config) {
+	a.cfg = c
+	a.fingerprint = Fingerprint(c)
+	idx := map[netip.Addr]string{}
+	for _, v := range c.VIPs {
+		for _, ad := range v.Addresses {
+			idx[ad.Prefix.Addr()] = v.Name
+		}
+	}
+	a.conflictMu.Lock()
+	a.addrIndex = idx
+	a.conflictMu.Unlock()
+}
+
+// Interfaces returns the interfaces the configured VIPs live on, for the
+// ARP listener.
+func Interfaces(c *config.Config) []string {
+	var out []string
+	for _, v := range c.VIPs {
+		for _, ad := range v.Addresses {
+			out = append(out, ad.Interface)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Watched reports whether addr is a configured VIP address; the ARP
+// listener asks it before reporting a claim. Whether the VIP is held here
+// is checked when the conflict is handled.
+func (a *Agent) Watched(addr netip.Addr) bool {
+	a.conflictMu.Lock()
+	_, ok := a.addrIndex[addr.Unmap()]
+	a.conflictMu.Unlock()
+	return ok
+}
+
+// Conflict reports that another host (another MAC) announced addr. It is
+// safe to call from any goroutine and never blocks.
+func (a *Agent) Conflict(ifname string, addr netip.Addr, mac string) {
+	a.conflictMu.Lock()
+	name, ok := a.addrIndex[addr.Unmap()]
+	if ok {
+		a.conflicts[name] = true
+	}
+	a.conflictMu.Unlock()
+	if ok {
+		a.log.Debug("another host announced a VIP address", "vip", name, "addr", addr, "mac", mac, "interface", ifname)
+		a.Wake()
+	}
+}
+
+// Wake asks for a reconcile round soon. It never blocks.
+func (a *Agent) Wake() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run cleans up what a previous run may have left, then runs the loop until
+// ctx ends. Then it stops gracefully: hands its VIPs over (bounded by the
+// drain timeout), leaves the group and removes every address it added.
+func (a *Agent) Run(ctx context.Context) error {
+	a.started = a.now()
+	a.cleanup("start-up")
+	a.publish()
+	a.log.Info("agent started", "node", a.cfg.NodeName, "vips", len(a.cfg.VIPs),
+		"quorum", a.cfg.QuorumNeeded(), "mature", a.cfg.Mature, "timing", a.cfg.Timing)
+	if a.cfg.Quorum == 1 && len(a.cfg.Peers) > 1 {
+		a.log.Warn("quorum = 1: every node may take VIPs on its own; a partition can give a VIP two owners until it heals")
+	}
+
+	resync := time.NewTicker(a.resync)
+	defer resync.Stop()
+	mature := time.NewTimer(a.cfg.Mature)
+	defer mature.Stop()
+	refresh := newTicker(a.cfg.ARP.Refresh)
+	defer refresh.Stop()
+	announce := time.NewTimer(time.Hour)
+	defer announce.Stop()
+
+	var drainDeadline <-chan time.Time
+	for {
+		a.reconcile()
+		a.armAnnounce(announce)
+		a.answerDrains()
+		if pending, _ := a.handover(); a.stopping && len(pending) == 0 {
+			return a.finish()
+		}
+		select {
+		case <-ctx.Done():
+			if !a.stopping {
+				a.log.Info("stopping: handing VIPs over", "held", len(a.held), "timeout", a.cfg.DrainTimeout)
+				a.stopping = true
+				a.draining = true
+				t := time.NewTimer(a.cfg.DrainTimeout)
+				defer t.Stop()
+				drainDeadline = t.C
+				ctx = context.Background()
+			}
+		case <-drainDeadline:
+			a.log.Warn("drain timeout: releasing VIPs nobody took over", "held", a.heldNames())
+			return a.finish()
+		case <-a.group.Changed():
+		case <-a.wake:
+		case <-resync.C:
+		case <-mature.C:
+		case <-refresh.C:
+			for name := range a.held {
+				a.schedule(name, 1, "refresh")
+			}
+		case <-announce.C:
+			a.announceDue()
+		case cmd := <-a.commands:
+			cmd.run(a)
+		}
+	}
+}
+
+// finish leaves the group and removes every address this node added.
+func (a *Agent) finish() error {
+	a.publish()
+	err := a.group.Leave(a.cfg.DrainTimeout)
+	if err != nil {
+		a.log.Warn("leaving the group", "err", err)
+	}
+	for _, name := range a.heldNames() {
+		a.release(name, "shutting down")
+	}
+	a.cleanup("shutdown")
+	for _, w := range a.drainWaiter {
+		w <- errors.New("daemon stopped")
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// handover splits the VIPs this node holds into those another member is
+// planned to take (pending) and those nobody can take (stuck: no quorum,
+// or no other eligible member).
+func (a *Agent) handover() (pending, stuck []string) {
+	planned := map[string]string{}
+	for _, v := range a.Status().VIPs {
+		planned[v.Name] = v.Planned
+	}
+	for _, name := range a.heldNames() {
+		if p := planned[name]; p != "" && p != a.cfg.NodeName {
+			pending = append(pending, name)
+		} else {
+			stuck = append(stuck, name)
+		}
+	}
+	return pending, stuck
+}
+
+// answerDrains tells waiting drain commands how it went, once no hand-over
+// is pending.
+func (a *Agent) answerDrains() {
+	if !a.draining || len(a.drainWaiter) == 0 {
+		return
+	}
+	pending, stuck := a.handover()
+	if len(pending) > 0 {
+		return
+	}
+	var err error
+	if len(stuck) > 0 {
+		err = fmt.Errorf("drained what could be: nobody can take %s (no quorum, or no other eligible member)", strings.Join(stuck, ", "))
+	}
+	for _, w := range a.drainWaiter {
+		w <- err
+	}
+	a.drainWaiter = nil
+}
+
+// cleanup removes VIP addresses this node does not hold: leftovers of a
+// crashed run, addresses of VIPs no longer configured, or added by hand.
+func (a *Agent) cleanup(when string) {
+	present := map[vip.Bound]bool{}
+	if labelled, err := a.binder.Labelled(); err != nil {
+		a.log.Warn("listing labelled addresses", "err", err)
+	} else {
+		for _, b := range labelled {
+			present[b] = true
+		}
+	}
+	for _, v := range a.cfg.VIPs {
+		for _, ad := range v.Addresses {
+			if ok, _ := a.binder.Has(ad.Interface, ad.Prefix); ok {
+				present[vip.Bound{Interface: ad.Interface, Prefix: ad.Prefix}] = true
+			}
+		}
+	}
+	mine := map[vip.Bound]bool{}
+	for _, v := range a.cfg.VIPs {
+		if a.held[v.Name] {
+			for _, ad := range v.Addresses {
+				mine[vip.Bound{Interface: ad.Interface, Prefix: ad.Prefix}] = true
+			}
+		}
+	}
+	for b := range present {
+		if mine[b] {
+			continue
+		}
+		if err := a.binder.Remove(b.Interface, b.Prefix); err != nil {
+			a.log.Error("removing a stale VIP address", "addr", b, "err", err)
+			continue
+		}
+		a.log.Info("removed a stale VIP address", "addr", b, "when", when)
+	}
+}
+
+func (a *Agent) heldNames() []string {
+	var out []string
+	for name := range a.held {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func newTicker(d time.Duration) *time.Ticker {
+	if d <= 0 {
+		t := time.NewTicker(time.Hour)
+		t.Stop()
+		return t
+	}
+	return time.NewTicker(d)
+}
+
+func findVIP(c *config.Config, name string) (config.VIP, bool) {
+	i, ok := slices.BinarySearchFunc(c.VIPs, name, func(v config.VIP, n string) int { return strings.Compare(v.Name, n) })
+	if !ok {
+		return config.VIP{}, false
+	}
+	return c.VIPs[i], true
+}
+
+func addrList(v config.VIP) []string {
+	out := make([]string, len(v.Addresses))
+	for i, ad := range v.Addresses {
+		out[i] = fmt.Sprintf("%s:%s", ad.Interface, ad.Prefix)
+	}
+	return out
+}

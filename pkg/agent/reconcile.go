@@ -1,0 +1,326 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/vip"
+)
+
+// reconcile is one round: view in, plan, actions applied, metadata and
+// status out.
+func (a *Agent) reconcile() {
+	now := a.now()
+	a.checkHealth()
+	a.restoreMissing()
+
+	view := a.group.View()
+	in, quorum := a.input(view)
+	plan := vip.Allocate(in)
+
+	a.conflictMu.Lock()
+	conflicts := a.conflicts
+	a.conflicts = map[string]bool{}
+	a.conflictMu.Unlock()
+	for name := range conflicts {
+		if !a.held[name] {
+			delete(conflicts, name) // not ours: nothing to defend or yield
+		} else {
+			a.count(func(c *Counters) { c.Conflicts++ })
+		}
+	}
+
+	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts})
+	var waiting map[string]string
+	for _, act := range actions {
+		switch act.Kind {
+		case vip.Acquire:
+			a.acquire(act.VIP, act.Why)
+		case vip.Release:
+			a.release(act.VIP, act.Why)
+		case vip.Handover:
+			a.leaving[act.VIP] = true
+			a.log.Info("handing over", "vip", act.VIP, "to", act.Owner, "reason", act.Why)
+		case vip.Retain:
+			delete(a.leaving, act.VIP)
+			a.log.Info("hand-over cancelled", "vip", act.VIP, "reason", act.Why)
+		case vip.Defend:
+			a.defend(act.VIP, act.Why)
+		case vip.Await:
+			if waiting == nil {
+				waiting = map[string]string{}
+			}
+			waiting[act.VIP] = act.Why
+		}
+	}
+
+	a.noticeMembership(view, quorum)
+	a.publish()
+	a.setStatus(view, plan, quorum, waiting, now)
+}
+
+// eligible says whether a member may be given VIPs, and if not, why.
+func (a *Agent) eligible(m membership.Member) (bool, string) {
+	switch {
+	case !m.Alive:
+		return false, "silent"
+	case m.MetaErr != nil:
+		return false, "unreadable metadata: " + m.MetaErr.Error()
+	case m.Meta.Fingerprint != a.fingerprint:
+		return false, "different VIP configuration"
+	case m.Meta.State == membership.Joining:
+		return false, "joining"
+	case m.Meta.State == membership.Draining:
+		return false, "draining"
+	case !m.Meta.Healthy:
+		return false, "unhealthy"
+	}
+	return true, ""
+}
+
+type quorumState struct {
+	have, need int
+}
+
+func (q quorumState) ok() bool { return q.have >= q.need }
+
+// input turns the view into the allocator's input. This node's own entry is
+// built from what it actually holds, not from the metadata it last
+// published, which may lag by a round.
+func (a *Agent) input(view membership.View) (vip.Input, quorumState) {
+	in := vip.Input{MaxMoves: a.cfg.Balance.MaxMoves}
+	for _, v := range a.cfg.VIPs {
+		in.VIPs = append(in.VIPs, vip.Spec{Name: v.Name, Prefer: v.Prefer})
+	}
+	q := quorumState{need: a.cfg.QuorumNeeded()}
+	for _, m := range view.Members {
+		if m.Self {
+			self := a.selfMeta()
+			m.Meta, m.MetaErr = self, nil
+		}
+		if m.Alive && m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
+			q.have++
+		}
+		ok, _ := a.eligible(m)
+		mem := vip.Member{Name: m.Name, Eligible: ok}
+		if m.Self {
+			mem.Holds, mem.Leaving = a.heldNames(), sortedKeys(a.leaving)
+		} else if m.Alive && m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
+			// Bitmaps index the VIP list; with another fingerprint the
+			// list differs and the bits mean nothing here.
+			for i, v := range a.cfg.VIPs {
+				if m.Meta.Held.Has(i) {
+					mem.Holds = append(mem.Holds, v.Name)
+				}
+				if m.Meta.Leaving.Has(i) {
+					mem.Leaving = append(mem.Leaving, v.Name)
+				}
+			}
+		}
+		if !m.Alive {
+			continue // a silent member is out of the plan altogether
+		}
+		in.Members = append(in.Members, mem)
+	}
+	in.Quorum = q.ok()
+	return in, q
+}
+
+// state is this node's life-cycle state.
+func (a *Agent) state() membership.State {
+	switch {
+	case a.draining:
+		return membership.Draining
+	case a.now().Sub(a.started) < a.cfg.Mature:
+		return membership.Joining
+	}
+	return membership.Mature
+}
+
+func (a *Agent) selfMeta() membership.Meta {
+	m := membership.Meta{
+		State:       a.state(),
+		Healthy:     a.healthy,
+		Fingerprint: a.fingerprint,
+		Held:        membership.NewBitmap(len(a.cfg.VIPs)),
+		Leaving:     membership.NewBitmap(len(a.cfg.VIPs)),
+	}
+	for i, v := range a.cfg.VIPs {
+		if a.held[v.Name] {
+			m.Held.Set(i)
+		}
+		if a.leaving[v.Name] {
+			m.Leaving.Set(i)
+		}
+	}
+	return m
+}
+
+// publish spreads this node's metadata if it changed.
+func (a *Agent) publish() {
+	b, err := a.selfMeta().MarshalBinary()
+	if err != nil {
+		a.log.Error("encoding node metadata", "err", err)
+		return
+	}
+	if bytes.Equal(b, a.lastMeta) {
+		return
+	}
+	if err := a.group.SetMeta(b); err != nil {
+		a.log.Error("publishing node metadata", "err", err)
+		return
+	}
+	a.lastMeta = b
+}
+
+// acquire binds every address of a VIP and announces them. It is all or
+// nothing: if one address cannot be added, those already added are removed
+// and the VIP is not claimed.
+func (a *Agent) acquire(name, why string) {
+	v, ok := findVIP(a.cfg, name)
+	if !ok {
+		return
+	}
+	var added []config.Address
+	for _, ad := range v.Addresses {
+		if err := a.binder.Add(ad.Interface, ad.Prefix); err != nil {
+			a.log.Error("cannot acquire VIP", "vip", name, "addr", ad.Prefix, "interface", ad.Interface, "err", err)
+			for _, undo := range added {
+				_ = a.binder.Remove(undo.Interface, undo.Prefix)
+			}
+			a.count(func(c *Counters) { c.Errors++ })
+			return
+		}
+		added = append(added, ad)
+	}
+	a.held[name] = true
+	delete(a.leaving, name)
+	a.since[name] = a.now()
+	a.schedule(name, a.cfg.ARP.Repeat, "acquired")
+	a.count(func(c *Counters) { c.Acquired[why]++ })
+	a.log.Info("acquired VIP", "vip", name, "addresses", addrList(v), "reason", why)
+}
+
+// release removes every address of a VIP at once: an address left on an
+// interface is still answered by the kernel.
+func (a *Agent) release(name, why string) {
+	v, _ := findVIP(a.cfg, name)
+	var errs []error
+	for _, ad := range v.Addresses {
+		if err := a.binder.Remove(ad.Interface, ad.Prefix); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	delete(a.held, name)
+	delete(a.leaving, name)
+	delete(a.since, name)
+	delete(a.announces, name)
+	a.count(func(c *Counters) { c.Released[why]++ })
+	if err := errors.Join(errs...); err != nil {
+		a.log.Error("releasing VIP", "vip", name, "err", err)
+		a.count(func(c *Counters) { c.Errors++ })
+		return
+	}
+	a.log.Info("released VIP", "vip", name, "addresses", addrList(v), "reason", why)
+}
+
+func (a *Agent) defend(name, why string) {
+	if last, ok := a.lastDefend[name]; ok && a.now().Sub(last) < defendInterval {
+		return
+	}
+	a.lastDefend[name] = a.now()
+	a.log.Warn("another host announced a VIP this node owns: defending", "vip", name, "reason", why)
+	a.schedule(name, 1, "defend")
+}
+
+// checkHealth marks the node unhealthy while an interface its VIPs live on
+// is missing or down: it could not serve them.
+func (a *Agent) checkHealth() {
+	healthy := true
+	var down []string
+	for _, ifname := range Interfaces(a.cfg) {
+		up, err := a.binder.LinkUp(ifname)
+		if err != nil || !up {
+			healthy = false
+			down = append(down, ifname)
+		}
+	}
+	if healthy != a.healthy {
+		if healthy {
+			a.log.Info("healthy again: VIP interfaces are up")
+		} else {
+			a.log.Warn("unhealthy: VIP interface down; handing VIPs over", "interfaces", down)
+		}
+	}
+	a.healthy = healthy
+}
+
+// restoreMissing puts back addresses of held VIPs that disappeared (removed
+// by hand, or flushed with the link) and announces them again.
+func (a *Agent) restoreMissing() {
+	for _, name := range a.heldNames() {
+		v, ok := findVIP(a.cfg, name)
+		if !ok {
+			continue
+		}
+		restored := false
+		for _, ad := range v.Addresses {
+			has, err := a.binder.Has(ad.Interface, ad.Prefix)
+			if err != nil || has {
+				continue
+			}
+			if err := a.binder.Add(ad.Interface, ad.Prefix); err != nil {
+				a.log.Warn("cannot restore a VIP address", "vip", name, "addr", ad.Prefix, "err", err)
+				continue
+			}
+			restored = true
+			a.log.Warn("restored a VIP address removed behind our back", "vip", name, "addr", ad.Prefix, "interface", ad.Interface)
+		}
+		if restored {
+			a.schedule(name, a.cfg.ARP.Repeat, "restored")
+		}
+	}
+}
+
+// noticeMembership logs quorum changes and configuration mismatches once,
+// and re-announces every held VIP when the set of live members changed: a
+// node that was cut off and is back may have left clients with a stale MAC.
+func (a *Agent) noticeMembership(view membership.View, q quorumState) {
+	if q.ok() != a.hadQuorum {
+		if q.ok() {
+			a.log.Info("quorum reached", "have", q.have, "need", q.need)
+		} else {
+			a.log.Warn("quorum lost: taking nothing, keeping what is held until another host claims it", "have", q.have, "need", q.need)
+		}
+		a.hadQuorum = q.ok()
+	}
+	var alive []string
+	for _, m := range view.Members {
+		if !m.Alive || m.Self {
+			continue
+		}
+		alive = append(alive, m.Name)
+		different := m.MetaErr != nil || m.Meta.Fingerprint != a.fingerprint
+		if different && !a.mismatch[m.Name] {
+			a.log.Error("member has a different VIP configuration: it gets no VIPs and does not count for quorum until the configs match",
+				"member", m.Name, "ours", a.cfg.Fingerprint()[:16], "err", m.MetaErr)
+		}
+		a.mismatch[m.Name] = different
+	}
+	if !slices.Equal(alive, a.lastAlive) {
+		if a.lastAlive != nil {
+			for name := range a.held {
+				a.schedule(name, 1, "membership changed")
+			}
+		}
+		a.lastAlive = alive
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
+}

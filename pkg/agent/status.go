@@ -1,0 +1,159 @@
+package agent
+
+import (
+	"maps"
+	"time"
+
+	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/vip"
+)
+
+// Status is what the agent reports to the control socket and metrics: one
+// glance answers who owns what.
+type Status struct {
+	Node         string         `json:"node"`
+	State        string         `json:"state"`
+	Healthy      bool           `json:"healthy"`
+	Quorum       Quorum         `json:"quorum"`
+	Fingerprint  string         `json:"fingerprint"`
+	Timing       string         `json:"timing"`
+	Started      time.Time      `json:"started"`
+	GossipHealth int            `json:"gossip_health"`
+	Members      []MemberStatus `json:"members"`
+	VIPs         []VIPStatus    `json:"vips"`
+	Counters     Counters       `json:"counters"`
+}
+
+// Quorum is how many live, same-configured members this node sees and how
+// many it needs.
+type Quorum struct {
+	Have int  `json:"have"`
+	Need int  `json:"need"`
+	OK   bool `json:"ok"`
+}
+
+// MemberStatus is one member as this node sees it.
+type MemberStatus struct {
+	Name     string `json:"name"`
+	Addr     string `json:"addr"`
+	Self     bool   `json:"self"`
+	Alive    bool   `json:"alive"`
+	State    string `json:"state"`
+	Healthy  bool   `json:"healthy"`
+	Eligible bool   `json:"eligible"`
+	// Why is the reason a member is not eligible.
+	Why     string    `json:"why,omitempty"`
+	Since   time.Time `json:"since"`
+	Held    []string  `json:"held"`
+	Leaving []string  `json:"leaving,omitempty"`
+}
+
+// VIPStatus is one VIP: who holds it and who should.
+type VIPStatus struct {
+	Name      string   `json:"name"`
+	Addresses []string `json:"addresses"`
+	// Owner is the member serving the VIP ("" for nobody); Holders lists
+	// every member claiming it (more than one during a hand-over).
+	Owner   string   `json:"owner"`
+	Holders []string `json:"holders"`
+	// Since is when this node first saw Owner hold it.
+	Since time.Time `json:"since,omitzero"`
+	// Planned is the owner the allocator wants; it differs from Owner
+	// while a hand-over is under way.
+	Planned string `json:"planned"`
+	Reason  string `json:"reason"`
+	// Waiting explains why the planned owner has not taken it yet.
+	Waiting string `json:"waiting,omitempty"`
+}
+
+// Counters count what the agent did since it started.
+type Counters struct {
+	Acquired      map[string]uint64 `json:"acquired"` // by reason
+	Released      map[string]uint64 `json:"released"` // by reason
+	Conflicts     uint64            `json:"conflicts"`
+	Announcements uint64            `json:"announcements"`
+	Errors        uint64            `json:"errors"`
+}
+
+func (a *Agent) count(f func(*Counters)) {
+	a.statusMu.Lock()
+	if a.counters.Acquired == nil {
+		a.counters.Acquired, a.counters.Released = map[string]uint64{}, map[string]uint64{}
+	}
+	f(&a.counters)
+	a.statusMu.Unlock()
+}
+
+// Status returns the state as of the last round.
+func (a *Agent) Status() Status {
+	a.statusMu.RLock()
+	defer a.statusMu.RUnlock()
+	s := a.status
+	s.Counters = a.counters
+	s.Counters.Acquired = maps.Clone(a.counters.Acquired)
+	s.Counters.Released = maps.Clone(a.counters.Released)
+	return s
+}
+
+func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, waiting map[string]string, now time.Time) {
+	s := Status{
+		Node:         a.cfg.NodeName,
+		State:        a.state().String(),
+		Healthy:      a.healthy,
+		Quorum:       Quorum{Have: q.have, Need: q.need, OK: q.ok()},
+		Fingerprint:  a.cfg.Fingerprint(),
+		Timing:       a.cfg.Timing,
+		Started:      a.started,
+		GossipHealth: a.group.HealthScore(),
+	}
+	for _, m := range view.Members {
+		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since}
+		if m.Self {
+			m.Meta, m.MetaErr = a.selfMeta(), nil
+			ms.Since = a.started
+		}
+		ms.Eligible, ms.Why = a.eligible(m)
+		if m.MetaErr == nil {
+			ms.State, ms.Healthy = m.Meta.State.String(), m.Meta.Healthy
+			if m.Meta.Fingerprint == a.fingerprint {
+				for i, v := range a.cfg.VIPs {
+					if m.Meta.Held.Has(i) {
+						ms.Held = append(ms.Held, v.Name)
+					}
+					if m.Meta.Leaving.Has(i) {
+						ms.Leaving = append(ms.Leaving, v.Name)
+					}
+				}
+			}
+		}
+		s.Members = append(s.Members, ms)
+	}
+	a.statusMu.RLock()
+	prev := map[string]VIPStatus{}
+	for _, v := range a.status.VIPs {
+		prev[v.Name] = v
+	}
+	a.statusMu.RUnlock()
+	for _, as := range plan.Assignments {
+		v, _ := findVIP(a.cfg, as.VIP)
+		vs := VIPStatus{Name: as.VIP, Addresses: addrList(v), Planned: as.Owner, Reason: as.Reason.String(), Waiting: waiting[as.VIP]}
+		for _, h := range as.Holders {
+			vs.Holders = append(vs.Holders, h.Name)
+			if vs.Owner == "" || !h.Leaving {
+				vs.Owner = h.Name
+			}
+		}
+		switch p, ok := prev[as.VIP]; {
+		case vs.Owner == a.cfg.NodeName:
+			vs.Since = a.since[as.VIP]
+		case ok && p.Owner == vs.Owner:
+			vs.Since = p.Since
+		case vs.Owner != "":
+			vs.Since = now
+		}
+		s.VIPs = append(s.VIPs, vs)
+	}
+	a.statusMu.Lock()
+	a.status = s
+	a.statusMu.Unlock()
+}

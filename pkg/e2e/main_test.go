@@ -1,0 +1,73 @@
+// Package e2e holds the end-to-end tests: real wackamole daemons in real
+// network namespaces, real netlink addresses and real ARP, and a client
+// namespace that proves traffic reaches the VIPs. They need root and
+// iproute2 (and nftables for partitions); with WACKAMOLE_E2E=1 (CI) a
+// missing prerequisite fails them instead of skipping them.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/lab"
+)
+
+// binary is the wackamole daemon built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wackamole-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "wackamole")
+	build := exec.Command("go", "build", "-race", "-o", binary, "github.com/wackamole/wackamole/cmd/wackamole")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building wackamole:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newCluster builds a cluster for a test and tears it down afterwards,
+// logging the daemons' logs if the test failed.
+func newCluster(t *testing.T, opt cluster.Options) *cluster.Cluster {
+	t.Helper()
+	lab.Require(t, "nft")
+	opt.Binary = binary
+	opt.Dir = t.TempDir()
+	opt.Prefix = "wkt" + fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff)
+	opt.Logf = t.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := cluster.New(ctx, opt)
+	if err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon logs:\n%s", c.Logs(80))
+			t.Logf("lab:\n%s", c.Lab.Dump(context.Background()))
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("closing the lab: %v", err)
+		}
+	})
+	return c
+}
+
+func within(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
