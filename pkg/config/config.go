@@ -202,11 +202,12 @@ type VIP struct {
 // In the file an address is written "PREFIX" ("198.18.0.10/32",
 // "2001:db8::10/128") or "IFNAME:PREFIX" ("eth1:198.18.0.10/32",
 // "eth1:2001:db8::10/128"). The prefix length is required. IPv6 makes the
-// colon ambiguous, so the text is read as IFNAME:PREFIX only when the part
-// before the first colon is a valid interface name and the rest is a
-// prefix; a text that reads both ways (interface "cafe" and address
-// cafe:2001:db8::10) is rejected, and brackets settle it:
-// "cafe:[2001:db8::10]/128" or "[cafe:2001:db8::10]/128".
+// colon ambiguous: a single IPv6 group such as "2001" is also a valid
+// interface name. So the whole text is read as a prefix when it is one,
+// and as IFNAME:PREFIX otherwise (IFNAME being everything before the first
+// colon). An interface named with 1 to 4 hex digits ("cafe") therefore
+// needs brackets around an IPv6 address: "cafe:[2001:db8::10]/128".
+// Brackets are allowed around any IPv6 address ("[2001:db8::10]/128").
 type Address struct {
 	// Interface is the interface to add the address to: the one written in
 	// the address, else the VIP's, else Config.Interface.

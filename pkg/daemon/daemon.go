@@ -201,4 +201,3 @@ func Cleanup(c *config.Config, log *slog.Logger) error {
 	}
 	return errors.Join(errs...)
 }
-
