@@ -132,10 +132,15 @@ type Config struct {
 	// to take over this node's VIPs. Default 10s.
 	DrainTimeout time.Duration
 
+	// Membership overrides the timings of the Timing profile.
 	Membership Membership
-	ARP        ARP
-	Balance    Balance
-	VIPs       []VIP
+	// ARP configures the announcements that move clients to a new owner.
+	ARP ARP
+	// Balance configures rebalancing between live members.
+	Balance Balance
+	// VIPs are the virtual IPs of the group, ordered by name (the
+	// allocator relies on the order), at least 1 and at most MaxVIPs.
+	VIPs []VIP
 }
 
 // Membership overrides the timings of the Timing profile. A zero value
