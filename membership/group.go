@@ -139,6 +139,9 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	mc.AdvertiseAddr = adv.Addr().String()
 	mc.AdvertisePort = int(adv.Port())
 	mc.Label = cfg.Label
+	// Metadata and heartbeats are tiny: compressing them costs CPU on
+	// every packet and saves nothing.
+	mc.EnableCompression = false
 	mc.Delegate = (*delegate)(g)
 	mc.Events = (*events)(g)
 	mc.Logger = newMemberlistLogger(cfg.Logger)
@@ -263,14 +266,16 @@ func (v View) Alive() []Member {
 // View returns the group as this node sees it now.
 func (g *Group) View() View {
 	now := time.Now()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1)}
 	self := Member{Name: g.cfg.Name, Self: true, Alive: true, LastHeard: now}
-	self.MetaErr = self.Meta.UnmarshalBinary(g.meta)
+	// memberlist calls our event delegate with its node lock held, and
+	// the delegate takes g.mu: never ask memberlist anything under g.mu.
 	if n := g.ml.LocalNode(); n != nil {
 		self.Addr = nodeAddr(n)
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1)}
+	self.MetaErr = self.Meta.UnmarshalBinary(g.meta)
 	v.Members = append(v.Members, self)
 	for name, p := range g.members {
 		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard}
@@ -295,15 +300,26 @@ func (g *Group) heartbeatLoop() {
 			return
 		case <-t.C:
 		}
-		for _, n := range g.ml.Members() {
-			if n.Name != g.cfg.Name {
-				// Best effort by design: a lost heartbeat is what the
-				// failure timeout allows for.
-				_ = g.ml.SendBestEffort(n, msg)
-			}
+		// The roster, not ml.Members(): memberlist mutates the nodes that
+		// Members returns pointers to, which races with reading them.
+		for _, to := range g.roster() {
+			// Best effort by design: a lost heartbeat is what the failure
+			// timeout allows for.
+			_ = g.ml.SendToAddress(to, msg)
 		}
 		g.checkLiveness(time.Now())
 	}
+}
+
+// roster returns the other members' gossip addresses.
+func (g *Group) roster() []memberlist.Address {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]memberlist.Address, 0, len(g.members))
+	for name, p := range g.members {
+		out = append(out, memberlist.Address{Addr: p.addr.String(), Name: name})
+	}
+	return out
 }
 
 // checkLiveness signals a change when a member's liveness differs from what

@@ -39,6 +39,11 @@ func testLogger(t *testing.T) *slog.Logger {
 // cluster starts n members on loopback with the fast profile.
 func cluster(t *testing.T, n int, key func(i int) []byte) []*Group {
 	t.Helper()
+	return namedCluster(t, "node", n, key)
+}
+
+func namedCluster(t *testing.T, prefix string, n int, key func(i int) []byte) []*Group {
+	t.Helper()
 	timing, _ := Profile("fast")
 	var addrs []string
 	ports := make([]uint16, n)
@@ -49,7 +54,7 @@ func cluster(t *testing.T, n int, key func(i int) []byte) []*Group {
 	groups := make([]*Group, n)
 	for i := range groups {
 		cfg := DefaultConfig()
-		cfg.Name = fmt.Sprintf("node%d", i)
+		cfg.Name = fmt.Sprintf("%s%d", prefix, i)
 		cfg.Bind = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[i])
 		cfg.Seeds = addrs
 		cfg.Timing = timing
@@ -191,5 +196,34 @@ func TestProfiles(t *testing.T) {
 	p, _ := Profile("lan")
 	if err := p.Override(Timing{FailureTimeout: 150 * time.Millisecond}).Validate(); err == nil {
 		t.Error("failure timeout below 3 heartbeats accepted")
+	}
+}
+
+// View is called all the time by the agent while memberlist delivers join
+// events under its own lock: the two must never wait for each other.
+func TestViewDuringJoinsDoesNotDeadlock(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		stop := make(chan struct{})
+		var gs []*Group
+		done := make(chan struct{})
+		gs = cluster(t, 1, sameKey)
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					gs[0].View()
+				}
+			}
+		}()
+		more := namedCluster(t, "more", 3, sameKey)
+		for _, g := range more {
+			g.ml.Join([]string{gs[0].View().Members[0].Addr.String()})
+		}
+		eventually(t, 5*time.Second, "all four see each other", func() bool { return len(aliveNames(gs[0])) == 4 })
+		close(stop)
+		<-done
 	}
 }

@@ -68,9 +68,10 @@ type Node struct {
 	Socket     string
 	LogPath    string
 
-	mu   sync.Mutex
-	proc *lab.Process
-	runs int
+	mu       sync.Mutex
+	proc     *lab.Process
+	runs     int
+	linkDown bool
 }
 
 // New builds the lab and writes every node's configuration; StartAll (or
@@ -267,14 +268,45 @@ func (c *Cluster) Kill(n *Node) error {
 	return nil
 }
 
+// LinkDown takes node n's link down (both ends of its cable). While it is
+// down, Holders ignores the node: what it has on its interface is not
+// reachable by anyone.
+func (c *Cluster) LinkDown(ctx context.Context, n *Node) error {
+	n.mu.Lock()
+	n.linkDown = true
+	n.mu.Unlock()
+	return n.Host.LinkDown(ctx)
+}
+
+// LinkUp brings node n's link back.
+func (c *Cluster) LinkUp(ctx context.Context, n *Node) error {
+	if err := n.Host.LinkUp(ctx); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.linkDown = false
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *Node) reachable() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.linkDown
+}
+
 // Holders maps each VIP address to the nodes that have it on their
-// interface right now (read with ip addr, not from the daemons).
+// interface right now (read with ip addr, not from the daemons). Nodes
+// whose link is down are left out.
 func (c *Cluster) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
 	out := map[netip.Addr][]string{}
 	for _, v := range c.VIPs {
 		out[v] = nil
 	}
 	for _, n := range c.Nodes {
+		if !n.reachable() {
+			continue
+		}
 		ps, err := n.Host.Addrs(ctx, lab.IfName)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: addresses of %s: %w", n.Name, err)
