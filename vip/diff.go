@@ -61,6 +61,11 @@ type Action struct {
 	VIP  string
 	// Owner is the plan's owner of the VIP ("" for nobody).
 	Owner string
+	// Cause is a short, fixed word for metrics and scripts: the plan's
+	// Reason for Acquire, Await, Handover and Retain; "handed-over",
+	// "yielded" (another host announced it and this node has no quorum or
+	// is not the owner) or "lost-contest" for Release; "conflict" for Defend.
+	Cause string
 	// Why explains the action for logs.
 	Why string
 }
@@ -81,37 +86,40 @@ func Diff(p *Plan, l Local) []Action {
 	var actions []Action
 	for _, a := range p.Assignments {
 		v := a.VIP
-		act := func(k ActionKind, format string, args ...any) {
-			actions = append(actions, Action{Kind: k, VIP: v, Owner: a.Owner, Why: fmt.Sprintf(format, args...)})
+		act := func(k ActionKind, cause, format string, args ...any) {
+			actions = append(actions, Action{Kind: k, VIP: v, Owner: a.Owner, Cause: cause, Why: fmt.Sprintf(format, args...)})
 		}
+		reason := a.Reason.String()
 		if !l.Held[v] {
 			if a.Owner != l.Name || !p.Quorum {
 				continue
 			}
 			if h, ok := blocking(a, l.Name); ok {
-				act(Await, "waiting for %s to hand it over", h)
+				act(Await, reason, "waiting for %s to hand it over", h)
 				continue
 			}
-			act(Acquire, "%s", a.Reason)
+			act(Acquire, reason, "%s", a.Reason)
 			continue
 		}
 		conflict := l.Conflicts[v]
 		switch {
 		case conflict && !p.Quorum:
-			act(Release, "another host announced it and this node has no quorum")
+			act(Release, "yielded", "another host announced it and this node has no quorum")
 		case a.Owner == l.Name || a.Owner == "":
 			switch {
 			case conflict:
-				act(Defend, "another host announced it; this node owns it")
+				act(Defend, "conflict", "another host announced it; this node owns it")
 			case l.Leaving[v]:
-				act(Retain, "%s", a.Reason)
+				act(Retain, reason, "%s", a.Reason)
 			}
 		case conflict:
-			act(Release, "another host announced it; %s owns it", a.Owner)
+			act(Release, "yielded", "another host announced it; %s owns it", a.Owner)
+		case claims(a, a.Owner) && a.Reason == Contested:
+			act(Release, "lost-contest", "%s also holds it and wins the contest", a.Owner)
 		case claims(a, a.Owner):
-			act(Release, "%s holds it now", a.Owner)
+			act(Release, "handed-over", "%s holds it now", a.Owner)
 		case !l.Leaving[v]:
-			act(Handover, "%s: handing over to %s", a.Reason, a.Owner)
+			act(Handover, reason, "%s: handing over to %s", a.Reason, a.Owner)
 		}
 	}
 	return actions

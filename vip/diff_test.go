@@ -125,7 +125,7 @@ func TestDiff(t *testing.T) {
 			var got []ActionKind
 			for _, a := range Diff(tt.plan, tt.local) {
 				got = append(got, a.Kind)
-				if a.Why == "" {
+				if a.Why == "" || a.Cause == "" {
 					t.Errorf("action %v has no reason", a.Kind)
 				}
 			}

@@ -289,7 +289,7 @@ func (a *Agent) finish() error {
 		a.log.Warn("leaving the group", "err", err)
 	}
 	for _, name := range a.heldNames() {
-		a.release(name, "shutting down")
+		a.release(name, "shutdown", "shutting down")
 	}
 	a.cleanup("shutdown")
 	for _, w := range a.drainWaiter {

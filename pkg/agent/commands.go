@@ -109,7 +109,7 @@ func (a *Agent) reload(c *config.Config) error {
 		ov, _ := findVIP(old, name)
 		nv, ok := findVIP(c, name)
 		if !ok || !slices.Equal(addrList(ov), addrList(nv)) {
-			a.release(name, "configuration changed")
+			a.release(name, "reconfigured", "configuration changed")
 		}
 	}
 	a.setConfig(c)

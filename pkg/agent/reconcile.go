@@ -39,9 +39,9 @@ func (a *Agent) reconcile() {
 	for _, act := range actions {
 		switch act.Kind {
 		case vip.Acquire:
-			a.acquire(act.VIP, act.Why)
+			a.acquire(act.VIP, act.Cause, act.Why)
 		case vip.Release:
-			a.release(act.VIP, act.Why)
+			a.release(act.VIP, act.Cause, act.Why)
 		case vip.Handover:
 			a.leaving[act.VIP] = true
 			a.log.Info("handing over", "vip", act.VIP, "to", act.Owner, "reason", act.Why)
@@ -180,7 +180,7 @@ func (a *Agent) publish() {
 // acquire binds every address of a VIP and announces them. It is all or
 // nothing: if one address cannot be added, those already added are removed
 // and the VIP is not claimed.
-func (a *Agent) acquire(name, why string) {
+func (a *Agent) acquire(name, cause, why string) {
 	v, ok := findVIP(a.cfg, name)
 	if !ok {
 		return
@@ -201,13 +201,13 @@ func (a *Agent) acquire(name, why string) {
 	delete(a.leaving, name)
 	a.since[name] = a.now()
 	a.schedule(name, a.cfg.ARP.Repeat, "acquired")
-	a.count(func(c *Counters) { c.Acquired[why]++ })
+	a.count(func(c *Counters) { c.Acquired[cause]++ })
 	a.log.Info("acquired VIP", "vip", name, "addresses", addrList(v), "reason", why)
 }
 
 // release removes every address of a VIP at once: an address left on an
 // interface is still answered by the kernel.
-func (a *Agent) release(name, why string) {
+func (a *Agent) release(name, cause, why string) {
 	v, _ := findVIP(a.cfg, name)
 	var errs []error
 	for _, ad := range v.Addresses {
@@ -219,7 +219,7 @@ func (a *Agent) release(name, why string) {
 	delete(a.leaving, name)
 	delete(a.since, name)
 	delete(a.announces, name)
-	a.count(func(c *Counters) { c.Released[why]++ })
+	a.count(func(c *Counters) { c.Released[cause]++ })
 	if err := errors.Join(errs...); err != nil {
 		a.log.Error("releasing VIP", "vip", name, "err", err)
 		a.count(func(c *Counters) { c.Errors++ })

@@ -68,8 +68,8 @@ type VIPStatus struct {
 
 // Counters count what the agent did since it started.
 type Counters struct {
-	Acquired      map[string]uint64 `json:"acquired"` // by reason
-	Released      map[string]uint64 `json:"released"` // by reason
+	Acquired      map[string]uint64 `json:"acquired"` // by vip.Action.Cause
+	Released      map[string]uint64 `json:"released"` // by vip.Action.Cause, or "shutdown", "reconfigured"
 	Conflicts     uint64            `json:"conflicts"`
 	Announcements uint64            `json:"announcements"`
 	Errors        uint64            `json:"errors"`
