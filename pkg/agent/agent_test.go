@@ -1,0 +1,362 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/vip"
+)
+
+// These tests drive single reconcile rounds with fakes at the three
+// boundaries (group, binder, announcer): the loop's logic without sockets.
+// The real thing runs in pkg/e2e.
+
+type fakeGroup struct {
+	mu      sync.Mutex
+	members []membership.Member
+	meta    []byte
+	changed chan struct{}
+}
+
+func (g *fakeGroup) View() membership.View {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return membership.View{Self: "n1", Members: slices.Clone(g.members)}
+}
+func (g *fakeGroup) Changed() <-chan struct{} { return g.changed }
+func (g *fakeGroup) SetMeta(b []byte) error {
+	g.mu.Lock()
+	g.meta = b
+	g.mu.Unlock()
+	return nil
+}
+func (g *fakeGroup) Leave(time.Duration) error { return nil }
+func (g *fakeGroup) HealthScore() int          { return 0 }
+
+func (g *fakeGroup) published(t *testing.T) membership.Meta {
+	var m membership.Meta
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := m.UnmarshalBinary(g.meta); err != nil {
+		t.Fatalf("published metadata: %v", err)
+	}
+	return m
+}
+
+type fakeBinder struct {
+	addrs  map[vip.Bound]bool
+	down   map[string]bool
+	failOn netip.Prefix
+}
+
+func (b *fakeBinder) Add(ifname string, p netip.Prefix) error {
+	if p == b.failOn {
+		return errors.New("injected failure")
+	}
+	b.addrs[vip.Bound{Interface: ifname, Prefix: p}] = true
+	return nil
+}
+func (b *fakeBinder) Remove(ifname string, p netip.Prefix) error {
+	delete(b.addrs, vip.Bound{Interface: ifname, Prefix: p})
+	return nil
+}
+func (b *fakeBinder) Has(ifname string, p netip.Prefix) (bool, error) {
+	return b.addrs[vip.Bound{Interface: ifname, Prefix: p}], nil
+}
+func (b *fakeBinder) LinkUp(ifname string) (bool, error) { return !b.down[ifname], nil }
+func (b *fakeBinder) Labelled() ([]vip.Bound, error)     { return nil, nil }
+
+func (b *fakeBinder) has(s string) bool {
+	for a := range b.addrs {
+		if a.Prefix.String() == s {
+			return true
+		}
+	}
+	return false
+}
+
+type fakeAnnouncer struct{ sent []string }
+
+func (a *fakeAnnouncer) Announce(ifname string, addr netip.Addr, notify []netip.Addr) error {
+	a.sent = append(a.sent, fmt.Sprintf("%s %s %v", ifname, addr, notify))
+	return nil
+}
+
+const testConfig = `
+node_name = "n1"
+bind = "198.18.0.11:7946"
+peers = ["198.18.0.11", "198.18.0.12", "198.18.0.13"]
+insecure = true
+mature = "0s"
+[arp]
+repeat = 2
+interval = "1s"
+notify = ["198.18.0.1"]
+[[vip]]
+name = "a"
+addresses = ["198.18.0.100/32", "eth1:198.18.1.100/32"]
+prefer = ["n1"]
+[[vip]]
+name = "b"
+addresses = ["198.18.0.101/32"]
+prefer = ["n2"]
+[[vip]]
+name = "c"
+addresses = ["198.18.0.102/32"]
+prefer = ["n3"]
+`
+
+func parse(t *testing.T, text string) *config.Config {
+	t.Helper()
+	c, err := config.Parse("test.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type rig struct {
+	a     *Agent
+	g     *fakeGroup
+	b     *fakeBinder
+	ann   *fakeAnnouncer
+	clock time.Time
+}
+
+func newRig(t *testing.T, text string) *rig {
+	t.Helper()
+	r := &rig{
+		g:     &fakeGroup{changed: make(chan struct{})},
+		b:     &fakeBinder{addrs: map[vip.Bound]bool{}, down: map[string]bool{}},
+		ann:   &fakeAnnouncer{},
+		clock: time.Unix(1000, 0),
+	}
+	a, err := New(Options{Config: parse(t, text), Group: r.g, Binder: r.b, Announcer: r.ann,
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return r.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.started = r.clock
+	r.a = a
+	r.peers(t, "n2", "n3")
+	return r
+}
+
+// peers makes the view: n1 (self) plus the given peers, alive and mature,
+// holding nothing.
+func (r *rig) peers(t *testing.T, names ...string) {
+	fp := Fingerprint(r.a.cfg)
+	ms := []membership.Member{{Name: "n1", Self: true, Alive: true}}
+	for _, n := range names {
+		ms = append(ms, membership.Member{Name: n, Alive: true, Meta: membership.Meta{
+			State: membership.Mature, Healthy: true, Fingerprint: fp,
+			Held: membership.NewBitmap(len(r.a.cfg.VIPs)), Leaving: membership.NewBitmap(len(r.a.cfg.VIPs)),
+		}})
+	}
+	r.g.mu.Lock()
+	r.g.members = ms
+	r.g.mu.Unlock()
+}
+
+// round is one pass of the loop body.
+func (r *rig) round() {
+	r.a.reconcile()
+	r.a.armAnnounce(time.NewTimer(time.Hour))
+}
+
+func TestAcquiresItsShareAndAnnouncesIt(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	if !r.b.has("198.18.0.100/32") || !r.b.has("198.18.1.100/32") {
+		t.Fatalf("VIP a (preferred here) not bound: %v", r.b.addrs)
+	}
+	if r.b.has("198.18.0.101/32") {
+		t.Fatal("took a VIP planned for another member")
+	}
+	if len(r.ann.sent) != 2 || !strings.Contains(r.ann.sent[0], "[198.18.0.1]") {
+		t.Fatalf("announcements: %v", r.ann.sent)
+	}
+	if m := r.g.published(t); !m.Held.Has(0) || m.Held.Count() != 1 || m.State != membership.Mature {
+		t.Fatalf("published metadata does not claim a: %+v", m)
+	}
+	// The repeat goes out ARP.Interval later, not before.
+	r.clock = r.clock.Add(500 * time.Millisecond)
+	r.round()
+	if len(r.ann.sent) != 2 {
+		t.Fatalf("repeated too early: %v", r.ann.sent)
+	}
+	r.clock = r.clock.Add(600 * time.Millisecond)
+	r.round()
+	if len(r.ann.sent) != 4 {
+		t.Fatalf("no repeat after the interval: %v", r.ann.sent)
+	}
+	r.clock = r.clock.Add(2 * time.Second)
+	r.round()
+	if len(r.ann.sent) != 4 {
+		t.Fatalf("more than repeat=2 announcements: %v", r.ann.sent)
+	}
+}
+
+func TestWithoutQuorumTakesNothing(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.peers(t) // alone: 1 of 2 needed
+	r.round()
+	if len(r.b.addrs) != 0 {
+		t.Fatalf("took %v without quorum", r.b.addrs)
+	}
+	if st := r.a.Status(); st.Quorum.OK || st.Quorum.Have != 1 || st.Quorum.Need != 2 {
+		t.Fatalf("status quorum %+v", st.Quorum)
+	}
+}
+
+func TestAcquireIsAllOrNothing(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.b.failOn = netip.MustParsePrefix("198.18.1.100/32")
+	r.round()
+	if len(r.b.addrs) != 0 {
+		t.Fatalf("half-applied VIP left behind: %v", r.b.addrs)
+	}
+	if r.g.published(t).Held.Count() != 0 {
+		t.Fatal("claimed a VIP it could not bind")
+	}
+}
+
+func TestRestoresAnAddressRemovedByHand(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.b.Remove("eth0", netip.MustParsePrefix("198.18.0.100/32"))
+	before := len(r.ann.sent)
+	r.round()
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("address not restored")
+	}
+	if len(r.ann.sent) == before {
+		t.Fatal("restored address not announced")
+	}
+}
+
+func TestConflictWithoutQuorumReleases(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.peers(t) // quorum lost
+	r.round()
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("released without a conflict: without quorum a node keeps what it holds")
+	}
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
+	r.round()
+	if r.b.has("198.18.0.100/32") || r.b.has("198.18.1.100/32") {
+		t.Fatal("kept a VIP another host announced, without quorum")
+	}
+}
+
+func TestConflictWithQuorumDefendsAtMostOncePerInterval(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.clock = r.clock.Add(10 * time.Second) // past the acquisition's repeats
+	r.round()
+	base := len(r.ann.sent)
+	for i := 0; i < 5; i++ {
+		r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
+		r.clock = r.clock.Add(100 * time.Millisecond)
+		r.round()
+	}
+	if got := len(r.ann.sent) - base; got != 2 { // one burst = 2 addresses
+		t.Fatalf("defended with %d announcements in 0.5 s, want one burst of 2", got)
+	}
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("gave up a VIP it owns with quorum")
+	}
+	if st := r.a.Status(); st.Counters.Conflicts != 5 {
+		t.Fatalf("conflicts counted: %d", st.Counters.Conflicts)
+	}
+}
+
+func TestReannouncesWhenMembershipChanges(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.clock = r.clock.Add(10 * time.Second)
+	r.round()
+	base := len(r.ann.sent)
+	r.peers(t, "n2") // n3 went away
+	r.round()
+	if len(r.ann.sent) == base {
+		t.Fatal("no re-announcement after a membership change")
+	}
+}
+
+func TestLinkDownMakesTheNodeUnhealthy(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.b.down["eth1"] = true
+	r.round()
+	if r.g.published(t).Healthy {
+		t.Fatal("published healthy with a VIP interface down")
+	}
+	if st := r.a.Status(); st.Healthy {
+		t.Fatal("status says healthy")
+	}
+}
+
+func TestReloadRefusesRestartOnlyChanges(t *testing.T) {
+	r := newRig(t, testConfig)
+	err := r.a.reload(parse(t, strings.Replace(testConfig, `node_name = "n1"`, `node_name = "n9"`, 1)))
+	if err == nil || !strings.Contains(err.Error(), "node_name") {
+		t.Fatalf("reload with another node name: %v", err)
+	}
+	if r.a.cfg.NodeName != "n1" {
+		t.Fatal("half-applied reload")
+	}
+}
+
+func TestReloadReleasesRemovedVIPs(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	without := strings.Replace(testConfig, "[[vip]]\nname = \"a\"\naddresses = [\"198.18.0.100/32\", \"eth1:198.18.1.100/32\"]\nprefer = [\"n1\"]\n", "", 1)
+	if err := r.a.reload(parse(t, without)); err != nil {
+		t.Fatal(err)
+	}
+	if r.b.has("198.18.0.100/32") || r.b.has("198.18.1.100/32") {
+		t.Fatal("a VIP removed from the config kept its addresses")
+	}
+}
+
+func TestDrainHandsOverAndReports(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.a.Drain(ctx) }()
+	cmd := <-r.a.commands
+	cmd.run(r.a)
+	r.round()
+	if m := r.g.published(t); m.State != membership.Draining || !m.Leaving.Has(0) {
+		t.Fatalf("draining node does not mark its VIP leaving: %+v", m)
+	}
+	// n2 takes a over.
+	fp := Fingerprint(r.a.cfg)
+	held := membership.NewBitmap(3)
+	held.Set(0)
+	r.g.mu.Lock()
+	r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: held, Leaving: membership.NewBitmap(3)}
+	r.g.mu.Unlock()
+	r.round()
+	r.a.answerDrains()
+	if r.b.has("198.18.0.100/32") {
+		t.Fatal("kept the VIP after the new owner claimed it")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+}
