@@ -8,7 +8,8 @@
 // veth pairs are created from inside the bridge namespace, so no link ever
 // appears in the root namespace, and the lab has no route to the outside
 // world. Addresses come from a subnet of 198.18.0.0/15 (RFC 2544 benchmark
-// space; default 198.18.0.0/24): the client is .2, node K is .(10+K), and
+// space; default 198.18.0.0/24): the client is .2, hosts added with
+// Lab.AddHost (a DNS server, say) are .3–.10, node K is .(10+K), and
 // .100–.199 are left for virtual IPs (see Lab.VIP).
 //
 // Hosts run commands and long-lived processes (Host.Run, Host.Start), take

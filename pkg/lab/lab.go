@@ -22,8 +22,11 @@ import (
 // Address plan, as offsets from the start of the lab subnet.
 const (
 	clientOffset = 2
+	extraOffset  = 3   // hosts added with AddHost: .3–.10
 	nodeOffset   = 10  // node K is nodeOffset+K
 	vipOffset    = 100 // first VIP
+	// MaxExtraHosts (8) is the number of hosts AddHost can add to a lab.
+	MaxExtraHosts = nodeOffset + 1 - extraOffset
 	// NumVIPs is the number of VIP addresses Lab.VIP hands out (.100–.199).
 	NumVIPs = 100
 	// MaxNodes (89) is the largest number of nodes a lab can hold: node
@@ -72,8 +75,8 @@ type Options struct {
 }
 
 // A Lab is a set of network namespaces joined by a bridge. Its methods are
-// safe for concurrent use, except that AddNode appends to Nodes: do not call
-// it while other goroutines read Nodes.
+// safe for concurrent use, except that AddNode and AddHost append to Nodes
+// and Extras: do not call them while other goroutines read those.
 type Lab struct {
 	// Prefix starts every namespace name of the lab.
 	Prefix string
@@ -86,6 +89,8 @@ type Lab struct {
 	Nodes []*Host
 	// Client is the client host ("<prefix>-cl"), address .2.
 	Client *Host
+	// Extras are the hosts added with AddHost, in order.
+	Extras []*Host
 
 	logf     func(format string, args ...any)
 	failStep string
@@ -282,6 +287,62 @@ func (l *Lab) AddNode(ctx context.Context) (*Host, error) {
 	l.Nodes = append(l.Nodes, h)
 	l.logf("lab %s: node %s joined at %s", l.Prefix, h.NS, h.Addr)
 	return h, nil
+}
+
+// AddHost adds a host that is neither a node nor the client, such as a DNS
+// server or a router stand-in, and returns it; it is also appended to
+// Extras. The host gets eth0 on the bridge like the client (without the
+// nodes' ARP settings), in namespace "<prefix>-<name>", at the next free
+// address from .3 to .10. The name is 1 to 14 lowercase letters and digits
+// starting with a letter; "br", "cl" and the node names "n1", "n2", … are
+// reserved.
+func (l *Lab) AddHost(ctx context.Context, name string) (*Host, error) {
+	if err := checkHostName(name); err != nil {
+		return nil, err
+	}
+	l.topo.Lock()
+	defer l.topo.Unlock()
+	if l.isClosed() {
+		return nil, ErrClosed
+	}
+	for _, h := range l.Extras {
+		if h.Name == name {
+			return nil, fmt.Errorf("lab: AddHost: host %q already exists", name)
+		}
+	}
+	if len(l.Extras) >= MaxExtraHosts {
+		return nil, fmt.Errorf("lab: AddHost %s: the lab already has %d extra hosts, the maximum", name, MaxExtraHosts)
+	}
+	h, err := l.addHost(ctx, name, l.addrAt(extraOffset+len(l.Extras)), false)
+	if err != nil {
+		if cerr := l.removeNamespace(l.Prefix + "-" + name); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return nil, err
+	}
+	l.Extras = append(l.Extras, h)
+	l.logf("lab %s: host %s added at %s", l.Prefix, h.NS, h.Addr)
+	return h, nil
+}
+
+// checkHostName vets an AddHost name. The bridge-side veth is "v" + name,
+// and interface names have at most 15 bytes.
+func checkHostName(name string) error {
+	if name == "" || len(name) > 14 {
+		return fmt.Errorf("lab: AddHost: name %q: want 1 to 14 characters", name)
+	}
+	for i, r := range name {
+		if !(r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return fmt.Errorf("lab: AddHost: name %q: want lowercase letters and digits, starting with a letter", name)
+		}
+	}
+	if name == "br" || name == "cl" {
+		return fmt.Errorf("lab: AddHost: name %q is reserved", name)
+	}
+	if len(name) > 1 && name[0] == 'n' && strings.Trim(name[1:], "0123456789") == "" {
+		return fmt.Errorf("lab: AddHost: name %q is reserved for nodes", name)
+	}
+	return nil
 }
 
 // addHost creates namespace <prefix>-name with eth0 (address addr) on the
@@ -489,6 +550,7 @@ func (l *Lab) Dump(ctx context.Context) string {
 		hosts = append(hosts, l.Client)
 	}
 	hosts = append(hosts, l.Nodes...)
+	hosts = append(hosts, l.Extras...)
 	br := l.Bridge
 	l.topo.Unlock()
 	l.mu.Lock()

@@ -632,3 +632,86 @@ func TestSweep(t *testing.T) {
 		t.Error("Sweep of the empty prefix succeeded")
 	}
 }
+
+func TestAddHost(t *testing.T) {
+	l := NewTest(t, Options{Nodes: 1})
+	ctx := testContext(t)
+	dns, err := l.AddHost(ctx, "dns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dns.NS != l.Prefix+"-dns" || dns.Addr.String() != "198.18.0.3" || len(l.Extras) != 1 || l.Extras[0] != dns {
+		t.Fatalf("host %s at %s, extras %v", dns.NS, dns.Addr, l.Extras)
+	}
+	// Reachable from the client and able to serve it.
+	p, err := l.Client.Ping(ctx, dns.Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitReplies(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	p.Stop()
+	ln, err := dns.Listen("tcp", net.JoinHostPort(dns.Addr.String(), "53"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("hi"))
+			c.Close()
+		}
+	}()
+	c, err := l.Client.DialContext(ctx, "tcp", net.JoinHostPort(dns.Addr.String(), "53"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	c.Close()
+	if string(b) != "hi" {
+		t.Errorf("read %q from the added host", b)
+	}
+	// Not a node: no ARP settings for shared VIPs.
+	if out, err := dns.Run(ctx, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_ignore"); err != nil || strings.TrimSpace(out) != "0" {
+		t.Errorf("arp_ignore = %q, %v; want 0", out, err)
+	}
+
+	for _, bad := range []string{"dns", "n2", "cl", "Bad"} {
+		if _, err := l.AddHost(ctx, bad); err == nil {
+			t.Errorf("AddHost(%q) succeeded", bad)
+		}
+	}
+	l.failStep = "veth r1"
+	if _, err := l.AddHost(ctx, "r1"); err == nil {
+		t.Error("AddHost with an injected failure succeeded")
+	}
+	l.failStep = ""
+	want := []string{l.Prefix + "-br", l.Prefix + "-cl", l.Prefix + "-dns", l.Prefix + "-n1"}
+	if got := namespacesWithPrefix(t, l.Prefix); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("namespaces after failed AddHost calls = %v, want %v", got, want)
+	}
+	for i := 1; i < MaxExtraHosts; i++ {
+		h, err := l.AddHost(ctx, fmt.Sprintf("x%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := l.addrAt(extraOffset + i); h.Addr != want {
+			t.Errorf("host %d at %s, want %s", i, h.Addr, want)
+		}
+	}
+	if last := l.Extras[MaxExtraHosts-1].Addr; last.Compare(l.NodeAddr(1)) >= 0 {
+		t.Errorf("last extra host at %s collides with the nodes", last)
+	}
+	if _, err := l.AddHost(ctx, "full"); err == nil {
+		t.Error("AddHost beyond MaxExtraHosts succeeded")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := namespacesWithPrefix(t, l.Prefix); len(got) > 0 {
+		t.Errorf("namespaces left after Close: %v", got)
+	}
+	if _, err := l.AddHost(ctx, "late"); !errors.Is(err, ErrClosed) {
+		t.Errorf("AddHost after Close: %v", err)
+	}
+}

@@ -169,3 +169,32 @@ func TestSysctlRefusesGlobalKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"dns", true},
+		{"router2", true},
+		{"n", true},
+		{"nx1", true},
+		{"abcdefghijklmn", true},
+		{"", false},
+		{"abcdefghijklmno", false}, // 15: "v" + name exceeds IFNAMSIZ
+		{"br", false},
+		{"cl", false},
+		{"n1", false},
+		{"n42", false},
+		{"1dns", false},
+		{"DNS", false},
+		{"d-ns", false},
+		{"d ns", false},
+		{"dns/x", false},
+	}
+	for _, tt := range tests {
+		if err := checkHostName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("checkHostName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
