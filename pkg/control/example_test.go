@@ -15,7 +15,7 @@ import (
 // node stands in for the daemon (in wackamole, *daemon.Daemon).
 type node struct{ status agent.Status }
 
-func (n *node) Status() agent.Status               { return n.status }
+func (n *node) Status() agent.Status              { return n.status }
 func (n *node) Drain(ctx context.Context) error   { return nil }
 func (n *node) Undrain(ctx context.Context) error { return nil }
 func (n *node) Reload(ctx context.Context) error  { return nil }
