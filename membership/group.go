@@ -75,7 +75,10 @@ type Group struct {
 	meta    []byte
 	members map[string]*peer // memberlist's live roster, from its events
 	lost    map[string]lostPeer
+	shares  map[string]share // neighbour shares by member name
 	closed  bool
+
+	broadcasts *memberlist.TransmitLimitedQueue
 }
 
 // peer is what the group knows of one other member.
@@ -130,6 +133,11 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		meta:    slices.Clone(meta),
 		members: map[string]*peer{},
 		lost:    map[string]lostPeer{},
+		shares:  map[string]share{},
+	}
+	g.broadcasts = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return g.numMembers() + 1 },
+		RetransmitMult: 3,
 	}
 
 	mc := cfg.Timing.memberlistConfig()
@@ -311,6 +319,12 @@ func (g *Group) heartbeatLoop() {
 	}
 }
 
+func (g *Group) numMembers() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.members)
+}
+
 // roster returns the other members' gossip addresses.
 func (g *Group) roster() []memberlist.Address {
 	g.mu.Lock()
@@ -465,19 +479,34 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return slices.Clone(g.meta)
 }
 
-// NotifyMsg receives heartbeats. It runs on memberlist's packet path: it
-// must not block, and must not trust the bytes (a member with the key, or
-// anyone when gossip is not encrypted, could send anything).
+// NotifyMsg receives heartbeats and neighbour shares. It runs on
+// memberlist's packet path: it must not block, and must not trust the bytes
+// (a member with the key, or anyone when gossip is not encrypted, could send
+// anything).
 func (d *delegate) NotifyMsg(b []byte) {
-	if len(b) < 2 || b[0] != msgHeartbeat || len(b) > 1+maxNameLen {
+	g := (*Group)(d)
+	if len(b) < 2 {
 		return
 	}
-	(*Group)(d).heard(string(b[1:]))
+	switch b[0] {
+	case msgHeartbeat:
+		if len(b) <= 1+maxNameLen {
+			g.heard(string(b[1:]))
+		}
+	case msgNeighbors:
+		if name, s, _, err := decodeShare(b); err == nil {
+			g.mergeShare(name, s)
+		}
+	}
 }
 
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return (*Group)(d).broadcasts.GetBroadcasts(overhead, limit)
+}
+
+func (d *delegate) LocalState(join bool) []byte { return (*Group)(d).localState() }
+
+func (d *delegate) MergeRemoteState(buf []byte, join bool) { (*Group)(d).mergeState(buf) }
 
 // events is the group as memberlist's EventDelegate. memberlist calls it
 // with its node lock held: it only updates the roster and signals.

@@ -78,6 +78,7 @@ type Agent struct {
 	announcer Announcer
 	log       *slog.Logger
 	resync    time.Duration
+	settle    time.Duration
 	now       func() time.Time
 
 	wake     chan struct{}
@@ -147,6 +148,14 @@ func New(o Options) (*Agent, error) {
 		healthy:    true,
 	}
 	a.setConfig(o.Config)
+	// A node that has just become mature waits a couple of gossip and
+	// heartbeat rounds before taking anything: in a cold start every node
+	// matures at about the same time, and each must first hear that the
+	// others did too, or each would take every VIP for a moment.
+	if t, err := membership.Profile(o.Config.Timing); err == nil {
+		t = t.Override(membership.Timing{HeartbeatInterval: o.Config.Membership.HeartbeatInterval, GossipInterval: o.Config.Membership.GossipInterval})
+		a.settle = 2*t.GossipInterval + 2*t.HeartbeatInterval
+	}
 	return a, nil
 }
 
@@ -238,6 +247,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer resync.Stop()
 	mature := time.NewTimer(a.cfg.Mature)
 	defer mature.Stop()
+	settled := time.NewTimer(a.cfg.Mature + a.settle)
+	defer settled.Stop()
 	refresh := newTicker(a.cfg.ARP.Refresh)
 	defer refresh.Stop()
 	announce := time.NewTimer(time.Hour)
@@ -269,6 +280,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-a.wake:
 		case <-resync.C:
 		case <-mature.C:
+		case <-settled.C:
 		case <-refresh.C:
 			for name := range a.held {
 				a.schedule(name, 1, "refresh")

@@ -147,6 +147,7 @@ func newRig(t *testing.T, text string) *rig {
 		t.Fatal(err)
 	}
 	a.started = r.clock
+	a.settle = 0 // TestSettlesBeforeTakingAnything covers it
 	r.a = a
 	r.peers(t, "n2", "n3")
 	return r
@@ -358,5 +359,22 @@ func TestDrainHandsOverAndReports(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("drain: %v", err)
+	}
+}
+
+func TestSettlesBeforeTakingAnything(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.a.settle = 300 * time.Millisecond
+	r.round()
+	if len(r.b.addrs) != 0 {
+		t.Fatal("acquired before the settle time after maturity")
+	}
+	if m := r.g.published(t); m.State != membership.Mature {
+		t.Fatalf("not published as mature while settling: %v", m.State)
+	}
+	r.clock = r.clock.Add(300 * time.Millisecond)
+	r.round()
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("did not acquire after settling")
 	}
 }

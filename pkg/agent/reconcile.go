@@ -36,9 +36,13 @@ func (a *Agent) reconcile() {
 
 	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts})
 	var waiting map[string]string
+	settling := now.Before(a.started.Add(a.cfg.Mature + a.settle))
 	for _, act := range actions {
 		switch act.Kind {
 		case vip.Acquire:
+			if settling {
+				continue // see Agent.settle
+			}
 			a.acquire(act.VIP, act.Cause, act.Why)
 		case vip.Release:
 			a.release(act.VIP, act.Cause, act.Why)

@@ -43,6 +43,9 @@ type Options struct {
 	Quorum int
 	// Extra is appended to every node's configuration (TOML).
 	Extra string
+	// IPv6 gives every VIP an IPv6 address too (VIP6), and the client an
+	// address in the same /64, so that it reaches them on the link.
+	IPv6 bool
 	// Prefix names the lab's namespaces (default: random).
 	Prefix string
 	// Logf receives progress messages.
@@ -55,6 +58,8 @@ type Cluster struct {
 	Nodes []*Node
 	// VIPs are the VIP addresses, VIPs[i] of VIP "vip-NN" with NN = i+1.
 	VIPs []netip.Addr
+	// VIP6 are their IPv6 addresses when Options.IPv6 is set.
+	VIP6 []netip.Addr
 	opt  Options
 	key  string
 }
@@ -104,6 +109,15 @@ func New(ctx context.Context, opt Options) (*Cluster, error) {
 	c := &Cluster{Lab: l, opt: opt, key: base64.StdEncoding.EncodeToString(key)}
 	for i := 0; i < opt.VIPs; i++ {
 		c.VIPs = append(c.VIPs, l.VIP(i))
+		if opt.IPv6 {
+			c.VIP6 = append(c.VIP6, vip6(i))
+		}
+	}
+	if opt.IPv6 {
+		if err := setupIPv6(ctx, l); err != nil {
+			l.Close()
+			return nil, err
+		}
 	}
 	for _, h := range l.Nodes {
 		c.Nodes = append(c.Nodes, c.newNode(h))
@@ -126,6 +140,61 @@ func (c *Cluster) newNode(h *lab.Host) *Node {
 		Socket:     filepath.Join(c.opt.Dir, h.Name+".sock"),
 		LogPath:    filepath.Join(c.opt.Dir, h.Name+".log"),
 	}
+}
+
+// Subnet6 is the IPv6 subnet of the lab (from 2001:2::/48, the range
+// reserved for benchmarking, as 198.18.0.0/15 is for IPv4).
+var Subnet6 = netip.MustParsePrefix("2001:2::/64")
+
+// ClientAddr6 is the client's IPv6 address when Options.IPv6 is set.
+var ClientAddr6 = netip.MustParseAddr("2001:2::2")
+
+// NodeAddr6 is node k's own IPv6 address (k from 1) when Options.IPv6 is
+// set: web nodes have an address in the VIPs' subnet, which is what gives
+// them a route back to the clients.
+func NodeAddr6(k int) netip.Addr {
+	b := Subnet6.Addr().As16()
+	b[15] = byte(10 + k)
+	return netip.AddrFrom16(b)
+}
+
+// setupIPv6 gives the client and the nodes their IPv6 addresses (no DAD:
+// usable at once) and waits until every link-local address is usable, as
+// it long is on a real host by the time a daemon starts.
+func setupIPv6(ctx context.Context, l *lab.Lab) error {
+	hosts := append([]*lab.Host{l.Client}, l.Nodes...)
+	for k, h := range hosts {
+		a := ClientAddr6
+		if k > 0 {
+			a = NodeAddr6(k)
+		}
+		if _, err := h.Run(ctx, "ip", "-6", "addr", "add", a.String()+"/64", "dev", lab.IfName, "nodad"); err != nil {
+			return err
+		}
+	}
+	for _, h := range hosts {
+		for {
+			out, err := h.Run(ctx, "ip", "-6", "addr", "show", "dev", lab.IfName, "tentative")
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(out) == "" {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("cluster: %s: IPv6 addresses still tentative: %w", h.NS, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func vip6(i int) netip.Addr {
+	b := Subnet6.Addr().As16()
+	b[14], b[15] = byte((0x100+i)>>8), byte(0x100+i)
+	return netip.AddrFrom16(b)
 }
 
 // VIPName is the name of VIP i.
@@ -154,7 +223,11 @@ func (c *Cluster) Config(n *Node, extra string) string {
 	b.WriteString(extra)
 	b.WriteString("\n")
 	for i, a := range c.VIPs {
-		fmt.Fprintf(&b, "\n[[vip]]\nname = %q\naddresses = [%q]\n", VIPName(i), netip.PrefixFrom(a, 32).String())
+		addrs := fmt.Sprintf("%q", netip.PrefixFrom(a, 32).String())
+		if c.opt.IPv6 {
+			addrs += fmt.Sprintf(", %q", netip.PrefixFrom(c.VIP6[i], 128).String())
+		}
+		fmt.Fprintf(&b, "\n[[vip]]\nname = %q\naddresses = [%s]\n", VIPName(i), addrs)
 	}
 	return b.String()
 }
