@@ -32,6 +32,9 @@ type Config struct {
 	// Key encrypts and authenticates gossip (16, 24 or 32 bytes). Nil
 	// means clear text.
 	Key []byte
+	// OldKeys are further keys accepted when decrypting, for a key
+	// rotation without downtime (see SetKeys).
+	OldKeys [][]byte
 	// Label keeps groups apart that share a network; packets with another
 	// label are dropped. Default "wackamole".
 	Label string
@@ -79,6 +82,7 @@ type Group struct {
 	closed  bool
 
 	broadcasts *memberlist.TransmitLimitedQueue
+	keyring    *memberlist.Keyring // nil: clear text
 }
 
 // peer is what the group knows of one other member.
@@ -154,7 +158,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	mc.Events = (*events)(g)
 	mc.Logger = newMemberlistLogger(cfg.Logger)
 	if cfg.Key != nil {
-		kr, err := memberlist.NewKeyring(nil, cfg.Key)
+		kr, err := memberlist.NewKeyring(cfg.OldKeys, cfg.Key)
 		if err != nil {
 			return nil, fmt.Errorf("membership: gossip key: %w", err)
 		}
@@ -167,6 +171,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		return nil, fmt.Errorf("membership: start gossip on %s: %w", cfg.Bind, err)
 	}
 	g.ml = ml
+	g.keyring = mc.Keyring
 	g.log.Info("gossip started", "bind", cfg.Bind, "advertise", adv, "encrypted", cfg.Key != nil)
 
 	if seeds := g.seeds(); len(seeds) > 0 {
@@ -203,6 +208,39 @@ func (g *Group) SetMeta(meta []byte) error {
 	g.meta = slices.Clone(meta)
 	g.mu.Unlock()
 	signal(g.publish)
+	return nil
+}
+
+// SetKeys changes the gossip keys of a running group: primary encrypts
+// what this node sends, primary and others are accepted. Rotating a key
+// without downtime takes three steps, each done on every node before the
+// next: (1) add the new key as another key, (2) make it the primary and
+// keep the old one as another key, (3) drop the old key. A group started
+// in clear text cannot switch to encryption this way (restart it).
+func (g *Group) SetKeys(primary []byte, others [][]byte) error {
+	if g.keyring == nil {
+		return errors.New("membership: gossip is not encrypted; enabling a key needs a restart")
+	}
+	if len(primary) == 0 {
+		return errors.New("membership: disabling encryption needs a restart")
+	}
+	want := append([][]byte{primary}, others...)
+	for _, k := range want {
+		if err := g.keyring.AddKey(k); err != nil {
+			return fmt.Errorf("membership: gossip key: %w", err)
+		}
+	}
+	if err := g.keyring.UseKey(primary); err != nil {
+		return fmt.Errorf("membership: gossip key: %w", err)
+	}
+	for _, k := range g.keyring.GetKeys() {
+		if !slices.ContainsFunc(want, func(w []byte) bool { return string(w) == string(k) }) {
+			if err := g.keyring.RemoveKey(k); err != nil {
+				return fmt.Errorf("membership: gossip key: %w", err)
+			}
+		}
+	}
+	g.log.Info("gossip keys changed", "keys", len(want))
 	return nil
 }
 

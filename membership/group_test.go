@@ -227,3 +227,44 @@ func TestViewDuringJoinsDoesNotDeadlock(t *testing.T) {
 		<-done
 	}
 }
+
+// A key rotation in three steps, on every member before the next step,
+// never splits the group; a member left with only the old key is out.
+func TestKeyRotation(t *testing.T) {
+	old, new := sameKey(0), bytes.Repeat([]byte{8}, 32)
+	gs := cluster(t, 3, sameKey)
+	eventually(t, 5*time.Second, "group formed", func() bool { return len(aliveNames(gs[0])) == 3 })
+	steps := []struct {
+		primary []byte
+		others  [][]byte
+	}{
+		{old, [][]byte{new}}, // 1: accept the new key
+		{new, [][]byte{old}}, // 2: send with it
+		{new, nil},           // 3: forget the old one
+	}
+	for i, s := range steps {
+		for _, g := range gs[:2] {
+			if err := g.SetKeys(s.primary, s.others); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i < 2 {
+			if err := gs[2].SetKeys(s.primary, s.others); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		if a := aliveNames(gs[0]); i < 2 && len(a) != 3 {
+			t.Fatalf("step %d split the group: %v", i+1, a)
+		}
+	}
+	// node2 stopped at step 2 and still sends with the new key... make it
+	// stale: back to the old key only.
+	if err := gs[2].SetKeys(old, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the member with the stale key drops out", func() bool { return !aliveNames(gs[0])["node2"] })
+	if err := (&Group{}).SetKeys(new, nil); err == nil {
+		t.Fatal("a clear-text group accepted a key")
+	}
+}
