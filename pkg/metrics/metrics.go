@@ -93,7 +93,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- m
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) { send(d, prometheus.CounterValue, float64(v), labels...) }
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		send(d, prometheus.CounterValue, float64(v), labels...)
+	}
 
 	byState := map[string]int{}
 	eligible := 0
