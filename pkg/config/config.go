@@ -141,6 +141,11 @@ type Config struct {
 	// VIPs are the virtual IPs of the group, ordered by name (the
 	// allocator relies on the order), at least 1 and at most MaxVIPs.
 	VIPs []VIP
+	// Checks are this node's health checks, in file order; a node with
+	// none is always healthy.
+	Checks []Check
+	// Hooks are programs run on this node's VIP events.
+	Hooks Hooks
 }
 
 // Membership overrides the timings of the Timing profile. A zero value

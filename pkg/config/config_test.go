@@ -28,7 +28,8 @@ func testSources(keys map[string]string) sources {
 			}
 			return []byte(k), nil
 		},
-		hostname: func() (string, error) { return "testhost", nil },
+		hostname:   func() (string, error) { return "testhost", nil },
+		executable: checkExecutable,
 	}
 }
 
@@ -117,6 +118,12 @@ func TestParseValidFile(t *testing.T) {
 				Line:   36,
 			},
 		},
+		Checks: []Check{
+			{Name: "nginx", Kind: CheckHTTP, URL: "http://127.0.0.1/healthz", ExpectStatus: 204, Interval: 3 * time.Second, Timeout: 2 * time.Second, Rise: 1, Fall: 5, Line: 50},
+			{Name: "exec-1", Kind: CheckExec, Command: []string{"/bin/true", "--quick"}, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3, Line: 60},
+			{Name: "tcp-2", Kind: CheckTCP, Address: "[::1]:80", Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3, Line: 64},
+		},
+		Hooks: Hooks{OnAcquire: "/bin/true", OnRelease: "/bin/true", OnConflict: "/bin/false", Timeout: 5 * time.Second},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(valid.toml):\n got %+v\nwant %+v", got, want)
@@ -147,6 +154,7 @@ func TestDefaults(t *testing.T) {
 		DrainTimeout:  10 * time.Second,
 		ARP:           ARP{Repeat: 3, Interval: 1100 * time.Millisecond, Refresh: 60 * time.Second},
 		Balance:       Balance{MaxMoves: 1},
+		Hooks:         Hooks{Timeout: 10 * time.Second},
 		VIPs: []VIP{{
 			Name:      "www-1",
 			Addresses: []Address{{Interface: "eth0", Prefix: netip.MustParsePrefix("198.18.1.10/32")}},

@@ -25,11 +25,12 @@ func FuzzParse(f *testing.F) {
 	for _, c := range errCases {
 		f.Add([]byte(c.doc))
 	}
-	// The key file and hostname are fixed, so that runs are deterministic
-	// and the fuzzer cannot make Parse read arbitrary files.
+	// The key file, hostname and programs are fixed, so that runs are
+	// deterministic and the fuzzer cannot make Parse read arbitrary files.
 	src := sources{
-		readKey:  func(string) ([]byte, error) { return []byte(testKey), nil },
-		hostname: func() (string, error) { return "fuzzhost", nil },
+		readKey:    func(string) ([]byte, error) { return []byte(testKey), nil },
+		hostname:   func() (string, error) { return "fuzzhost", nil },
+		executable: func(string) error { return nil },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parse("fuzz.toml", data, src)

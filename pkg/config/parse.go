@@ -32,20 +32,24 @@ func Load(path string) (*Config, error) {
 // validates the result. On any problem it returns a nil Config and an
 // Errors value listing every problem found, each with file, line and key.
 //
-// Besides data, Parse reads only two things: the secret_key_file (unless
+// Besides data, Parse reads only three things: the secret_key_file (unless
 // insecure = true; the file must be a regular file that other users cannot
-// access, holding the base64 of 16, 24 or 32 bytes) and, when node_name is
-// absent, the hostname. It is otherwise deterministic.
+// access, holding the base64 of 16, 24 or 32 bytes), when node_name is
+// absent, the hostname, and the metadata of the hook programs and of the
+// exec checks' programs (each must be an executable regular file that not
+// every user may write). It is otherwise deterministic.
 //
 // The returned VIPs are ordered by name, which the allocator relies on.
 func Parse(path string, data []byte) (*Config, error) {
-	return parse(path, data, sources{readKey: readKeyFile, hostname: os.Hostname})
+	return parse(path, data, sources{readKey: readKeyFile, hostname: os.Hostname, executable: checkExecutable})
 }
 
 // sources are Parse's inputs other than the file, replaceable in tests.
 type sources struct {
 	readKey  func(name string) ([]byte, error)
 	hostname func() (string, error)
+	// executable checks a program to run; nil skips the check.
+	executable func(name string) error
 }
 
 func parse(file string, data []byte, src sources) (*Config, error) {
@@ -67,6 +71,7 @@ func parse(file string, data []byte, src sources) (*Config, error) {
 	d.nodeName(c, raw, src.hostname)
 	d.secretKey(c, file, src.readKey)
 	check(r, c)
+	d.executables(c, src.executable)
 	if err := r.err(); err != nil {
 		return nil, err
 	}
@@ -105,7 +110,7 @@ var (
 		"node_name", "bind", "advertise", "peers", "secret_key_file", "insecure",
 		"quorum", "mature", "interface", "control_socket", "control_group",
 		"metrics_listen", "timing", "drain_timeout",
-		"membership", "arp", "balance", "vip",
+		"membership", "arp", "balance", "vip", "check", "hooks",
 	}
 	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval"}
 	arpKeys        = []string{"repeat", "interval", "refresh", "notify"}
@@ -136,6 +141,7 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 			Refresh:  DefaultARPRefresh,
 		},
 		Balance: Balance{MaxMoves: DefaultMaxMoves},
+		Hooks:   Hooks{Timeout: DefaultHookTimeout},
 	}
 	var root path
 	d.unknown(t, root, topKeys)
@@ -223,6 +229,8 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 		}
 	}
 	c.VIPs = d.vips(t, c.Interface)
+	c.Checks = d.checks(t)
+	d.hooks(t, &c.Hooks)
 	return c
 }
 

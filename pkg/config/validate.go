@@ -15,13 +15,21 @@ const unixPathMax = 107
 // unless Insecure and that VIPs are ordered by name. Defaults are not
 // applied: a zero Timing or ARP.Repeat is a problem.
 //
+// Validate does not look at the hook and exec check programs on disk
+// (Parse does).
+//
 // The errors have Key paths indexing the Config's slices, File set to
-// c.Path, and Line only for VIPs (VIP.Line).
+// c.Path, and Line only for VIPs and checks (VIP.Line, Check.Line).
 func (c *Config) Validate() error {
 	r := &reporter{file: c.Path, line: func(p path) int {
 		if len(p) >= 2 && p[0] == "vip" {
 			if i, ok := p[1].(int); ok && i >= 0 && i < len(c.VIPs) {
 				return c.VIPs[i].Line
+			}
+		}
+		if len(p) >= 2 && p[0] == "check" {
+			if i, ok := p[1].(int); ok && i >= 0 && i < len(c.Checks) {
+				return c.Checks[i].Line
 			}
 		}
 		return 0
@@ -176,6 +184,8 @@ func check(r *reporter, c *Config) {
 	}
 
 	checkVIPs(r, c, hosts)
+	checkChecks(r, c)
+	checkHooks(r, c)
 }
 
 // hostRef is a host address from bind, advertise or peers.
