@@ -163,8 +163,9 @@ func WriteResult(w io.Writer, r Result) error {
 // elapsed is how long the drain has run.
 func DrainLine(s agent.Status, elapsed time.Duration) string {
 	var moving []string
+	mine := held(s)
 	for _, v := range s.VIPs {
-		if !slices.Contains(v.Holders, s.Node) {
+		if !slices.Contains(mine, v.Name) {
 			continue
 		}
 		d := v.Name

@@ -140,6 +140,7 @@ func TestDrainLine(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 	s.VIPs[0].Holders = []string{"n2"}
+	s.Members[0].Held = nil
 	if got, want := DrainLine(s, 2*time.Second), "draining n1 (2s): holds no VIP"; got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

@@ -373,8 +373,15 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 	writeJSON(w, code, res)
 }
 
-// held lists the VIPs the answering node holds.
+// held lists the VIPs the answering node holds. Its own member entry is
+// built from what it holds at the end of the last round; the VIPs' holder
+// lists come from the round's input and may lag by one round.
 func held(st agent.Status) []string {
+	for _, m := range st.Members {
+		if m.Self {
+			return append([]string{}, m.Held...)
+		}
+	}
 	out := []string{}
 	for _, v := range st.VIPs {
 		if slices.Contains(v.Holders, st.Node) {

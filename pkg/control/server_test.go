@@ -56,6 +56,7 @@ func (f *fakeBackend) Drain(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status.State = "draining"
+	f.status.Members[0].Held = nil
 	for i := range f.status.VIPs {
 		f.status.VIPs[i].Holders = []string{"n2"}
 		f.status.VIPs[i].Owner = "n2"

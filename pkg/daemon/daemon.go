@@ -14,6 +14,8 @@ import (
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/control"
+	"github.com/wackamole/wackamole/pkg/metrics"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -26,6 +28,10 @@ type Daemon struct {
 	binder   *vip.Binder
 	announce *arp.Announcer
 	listener *arp.Listener
+	control  *control.Server
+	metrics  *metrics.Server // nil unless metrics_listen is set
+
+	reloadMu sync.Mutex // SIGHUP and the control socket may reload at once
 }
 
 // MembershipConfig derives the gossip settings from a node's configuration.
@@ -69,8 +75,15 @@ func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, er
 func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: c, log: log}
 	var err error
+	// The sockets first: a second daemon on this host must stop here,
+	// before it touches addresses or the group.
+	if err := d.listen(); err != nil {
+		d.close()
+		return nil, err
+	}
 	d.binder, err = vip.NewBinder(vip.BinderConfig{Logger: log})
 	if err != nil {
+		d.close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
 	d.announce = arp.NewAnnouncer(log)
@@ -113,10 +126,58 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 // Agent is the node's reconcile loop, for the control socket.
 func (d *Daemon) Agent() *agent.Agent { return d.agent }
 
+// listen creates the control socket and the metrics listener; Run serves
+// them.
+func (d *Daemon) listen() error {
+	var err error
+	d.control, err = control.Listen(control.Options{
+		Path: d.cfg.ControlSocket, Group: d.cfg.ControlGroup, Backend: d, Logger: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	if d.cfg.MetricsListen != "" {
+		if d.metrics, err = metrics.Listen(d.cfg.MetricsListen, d, d.log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serve answers the control socket and metrics until close.
+func (d *Daemon) serve() {
+	go func() {
+		if err := d.control.Serve(); err != nil {
+			d.log.Error("control socket stopped; wackatrl cannot reach this daemon", "err", err)
+		}
+	}()
+	if d.metrics != nil {
+		d.log.Info("serving metrics", "addr", d.metrics.Addr().String(), "path", "/metrics")
+		go func() {
+			if err := d.metrics.Serve(); err != nil {
+				d.log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
+}
+
+// Status, Drain, Undrain and Reload make the Daemon the control socket's
+// backend.
+
+// Status is the agent's status.
+func (d *Daemon) Status() agent.Status { return d.agent.Status() }
+
+// Drain hands every VIP over and keeps the node in the group, ineligible.
+func (d *Daemon) Drain(ctx context.Context) error { return d.agent.Drain(ctx) }
+
+// Undrain makes the node eligible again.
+func (d *Daemon) Undrain(ctx context.Context) error { return d.agent.Undrain(ctx) }
+
 // Run runs the node until ctx ends, then stops it gracefully: VIPs handed
 // over, group left, addresses removed.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.close()
+	d.serve()
 	side, stopSide := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -141,6 +202,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Reload loads the configuration file again and applies it; an invalid
 // file changes nothing.
 func (d *Daemon) Reload(ctx context.Context) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	c, err := config.Load(d.cfg.Path)
 	if err != nil {
 		return err
@@ -154,6 +217,16 @@ func (d *Daemon) Reload(ctx context.Context) error {
 }
 
 func (d *Daemon) close() {
+	if d.control != nil {
+		if err := d.control.Close(); err != nil {
+			d.log.Warn("closing the control socket", "err", err)
+		}
+	}
+	if d.metrics != nil {
+		if err := d.metrics.Close(); err != nil {
+			d.log.Warn("closing the metrics listener", "err", err)
+		}
+	}
 	if d.announce != nil {
 		d.announce.Close()
 	}

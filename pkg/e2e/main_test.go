@@ -18,8 +18,9 @@ import (
 	"github.com/wackamole/wackamole/pkg/lab"
 )
 
-// binary is the wackamole daemon built once for all tests.
-var binary string
+// binary is the wackamole daemon built once for all tests; wackatrlBinary
+// the control CLI (without -race: a race-enabled binary idles 1 s on exit).
+var binary, wackatrlBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wackamole-e2e-")
@@ -32,6 +33,13 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building wackamole:", err)
+		os.Exit(1)
+	}
+	wackatrlBinary = filepath.Join(dir, "wackatrl")
+	build = exec.Command("go", "build", "-o", wackatrlBinary, "github.com/wackamole/wackamole/cmd/wackatrl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building wackatrl:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

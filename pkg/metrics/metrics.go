@@ -127,13 +127,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(quorumOKDesc, b2f(s.Quorum.OK))
 
 	gauge(vipsDesc, float64(len(s.VIPs)))
-	held := 0
 	for _, v := range s.VIPs {
-		if s.Node != "" && slices.Contains(v.Holders, s.Node) {
-			held++
-		}
 		gauge(vipOwnerDesc, 1, v.Name, v.Owner)
 		gauge(vipHoldersDesc, float64(len(v.Holders)), v.Name)
+	}
+	// This node's own member entry says what it holds at the end of the
+	// last round; the VIPs' holder lists may lag by a round.
+	held := 0
+	for _, m := range s.Members {
+		if m.Self {
+			held = len(m.Held)
+		}
 	}
 	gauge(vipsHeldDesc, float64(held))
 

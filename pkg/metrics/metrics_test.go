@@ -43,7 +43,7 @@ func status() agent.Status {
 		Started:      time.Unix(1700000000, 500_000_000),
 		GossipHealth: 1,
 		Members: []agent.MemberStatus{
-			{Name: "n1", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true},
+			{Name: "n1", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-01", "vip-02"}},
 			{Name: "n2", Alive: true, State: "draining", Healthy: true},
 			{Name: "n3", Alive: false, State: "mature"},
 		},
