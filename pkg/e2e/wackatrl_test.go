@@ -306,6 +306,31 @@ func TestWackatrl(t *testing.T) {
 		}
 	})
 
+	t.Run("drain with nobody to take over", func(t *testing.T) {
+		first, second, last := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+		for _, n := range []*cluster.Node{first, second} {
+			if code, out, errOut := wackatrl(t, n, "drain", "--timeout", "30s"); code != 0 {
+				t.Fatalf("drain of %s: exit %d: %s%s", n.Name, code, out, errOut)
+			}
+		}
+		converge(t, c, 10*time.Second, last)
+		// The last eligible node cannot hand anything over: it says so,
+		// exits 1, and keeps serving every VIP.
+		code, out, _ := wackatrl(t, last, "drain", "--timeout", "30s")
+		if code != 1 || !strings.Contains(out, "nobody can take") {
+			t.Errorf("drain of the last node: exit %d, %q", code, out)
+		}
+		if h := mustHolders(t, c); len(heldBy(h, last.Name)) != len(c.VIPs) {
+			t.Errorf("after a refused drain the last node holds %v", heldBy(h, last.Name))
+		}
+		for _, n := range c.Nodes {
+			if code, out, errOut := wackatrl(t, n, "undrain"); code != 0 {
+				t.Fatalf("undrain of %s: exit %d: %s%s", n.Name, code, out, errOut)
+			}
+		}
+		h = converge(t, c, 30*time.Second, c.Nodes...)
+	})
+
 	t.Run("other users refused", func(t *testing.T) {
 		setpriv, err := exec.LookPath("setpriv")
 		if err != nil {
