@@ -161,10 +161,9 @@ func (d *Daemon) serve() {
 	}
 }
 
-// Status, Drain, Undrain and Reload make the Daemon the control socket's
-// backend.
-
-// Status is the agent's status.
+// Status is the agent's status. With Drain, Undrain and Reload it makes the
+// Daemon the control socket's backend (control.Backend) and the metrics'
+// source (metrics.Source).
 func (d *Daemon) Status() agent.Status { return d.agent.Status() }
 
 // Drain hands every VIP over and keeps the node in the group, ineligible.
