@@ -65,9 +65,10 @@ const maxNameLen = 255
 
 // Group is this node's membership in the wackamole group.
 type Group struct {
-	cfg Config
-	ml  *memberlist.Memberlist
-	log *slog.Logger
+	cfg  Config
+	ml   *memberlist.Memberlist
+	log  *slog.Logger
+	self netip.AddrPort // advertised address; never read memberlist's own node: it rewrites it under its lock
 
 	changed chan struct{}
 	publish chan struct{}
@@ -129,6 +130,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		return nil, fmt.Errorf("membership: %w", err)
 	}
 	g := &Group{
+		self:    adv,
 		cfg:     cfg,
 		log:     cfg.Logger,
 		changed: make(chan struct{}, 1),
@@ -313,11 +315,7 @@ func (v View) Alive() []Member {
 func (g *Group) View() View {
 	now := time.Now()
 	self := Member{Name: g.cfg.Name, Self: true, Alive: true, LastHeard: now}
-	// memberlist calls our event delegate with its node lock held, and
-	// the delegate takes g.mu: never ask memberlist anything under g.mu.
-	if n := g.ml.LocalNode(); n != nil {
-		self.Addr = nodeAddr(n)
-	}
+	self.Addr = g.self
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1)}
@@ -334,26 +332,38 @@ func (g *Group) View() View {
 }
 
 // heartbeatLoop tells every member we are alive, and notices members that
-// stopped doing so.
+// stopped doing so at the moment their failure timeout runs out, not at the
+// next heartbeat: detection time is the timeout, whatever the interval.
 func (g *Group) heartbeatLoop() {
 	defer g.wg.Done()
 	msg := append([]byte{msgHeartbeat}, g.cfg.Name...)
-	t := time.NewTicker(g.cfg.Timing.HeartbeatInterval)
-	defer t.Stop()
+	send := time.NewTicker(g.cfg.Timing.HeartbeatInterval)
+	defer send.Stop()
+	check := time.NewTimer(g.cfg.Timing.FailureTimeout)
+	defer check.Stop()
 	for {
 		select {
 		case <-g.stop:
 			return
-		case <-t.C:
+		case <-send.C:
+			// The roster, not ml.Members(): memberlist mutates the nodes
+			// that Members returns pointers to, which races with reading
+			// them.
+			for _, to := range g.roster() {
+				// Best effort by design: a lost heartbeat is what the
+				// failure timeout allows for.
+				_ = g.ml.SendToAddress(to, msg)
+			}
+		case <-check.C:
 		}
-		// The roster, not ml.Members(): memberlist mutates the nodes that
-		// Members returns pointers to, which races with reading them.
-		for _, to := range g.roster() {
-			// Best effort by design: a lost heartbeat is what the failure
-			// timeout allows for.
-			_ = g.ml.SendToAddress(to, msg)
+		next := g.checkLiveness(time.Now())
+		if !check.Stop() {
+			select {
+			case <-check.C:
+			default:
+			}
 		}
-		g.checkLiveness(time.Now())
+		check.Reset(next)
 	}
 }
 
@@ -375,17 +385,24 @@ func (g *Group) roster() []memberlist.Address {
 }
 
 // checkLiveness signals a change when a member's liveness differs from what
-// the last view reported.
-func (g *Group) checkLiveness(now time.Time) {
+// was last signalled, and returns how long until the next member could
+// time out.
+func (g *Group) checkLiveness(now time.Time) time.Duration {
+	timeout := g.cfg.Timing.FailureTimeout
+	next := timeout
 	g.mu.Lock()
 	changed := false
 	for name, p := range g.members {
-		alive := !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout
+		silent := now.Sub(p.lastHeard)
+		alive := !p.lastHeard.IsZero() && silent < timeout
+		if alive {
+			next = min(next, timeout-silent)
+		}
 		if alive != p.alive {
 			p.alive = alive
 			changed = true
 			if !alive {
-				g.log.Warn("member silent: out of the view", "member", name, "silent", now.Sub(p.lastHeard).Round(time.Millisecond))
+				g.log.Warn("member silent: out of the view", "member", name, "silent", silent.Round(time.Millisecond))
 			}
 		}
 	}
@@ -393,6 +410,7 @@ func (g *Group) checkLiveness(now time.Time) {
 	if changed {
 		signal(g.changed)
 	}
+	return max(next+time.Millisecond, time.Millisecond)
 }
 
 // heard records a heartbeat.
@@ -445,10 +463,7 @@ func (g *Group) rejoinLoop() {
 
 // seeds returns the seed addresses other than this node's own.
 func (g *Group) seeds() []string {
-	self := netip.AddrPort{}
-	if n := g.ml.LocalNode(); n != nil {
-		self = nodeAddr(n)
-	}
+	self := g.self
 	var out []string
 	for _, s := range g.cfg.Seeds {
 		if ap, err := netip.ParseAddrPort(s); err == nil && ap == self {

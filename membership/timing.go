@@ -32,14 +32,14 @@ type Timing struct {
 // Profile returns the timings of a named profile: "lan", "fast" or "wan".
 //
 // lan fails over in about a second and shrugs off a busy host: a member must
-// miss 10 heartbeats. fast fails over in about 0.2 s on a quiet LAN; a
+// miss 5 heartbeats. fast fails over in about 0.2 s on a quiet LAN; a
 // member must miss 6 heartbeats, so a host that stalls for 150 ms loses its
 // VIPs. wan is for links with high latency and loss.
 func Profile(name string) (Timing, error) {
 	switch name {
 	case "lan", "":
 		return Timing{
-			HeartbeatInterval: 100 * time.Millisecond,
+			HeartbeatInterval: 200 * time.Millisecond,
 			FailureTimeout:    time.Second,
 			RejoinInterval:    2 * time.Second,
 			GossipInterval:    100 * time.Millisecond,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/wackamole/wackamole/pkg/config"
@@ -84,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "")
 	format := fs.String("log-format", "text", "")
 	showVersion := fs.Bool("version", false, "")
+	cpuProfile := fs.String("cpuprofile", "", "") // undocumented: for developers
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -130,6 +132,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "wackamole:", err)
+			return 1
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	return serve(cfg, log)
 }

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wackamole/wackamole/membership"
@@ -137,7 +139,14 @@ func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, wa
 	for _, as := range plan.Assignments {
 		v, _ := findVIP(a.cfg, as.VIP)
 		vs := VIPStatus{Name: as.VIP, Addresses: addrList(v), Planned: as.Owner, Reason: as.Reason.String(), Waiting: waiting[as.VIP]}
-		for _, h := range as.Holders {
+		// The plan's holders are from before this round's actions; this
+		// node's own part is what it holds now.
+		holders := slices.DeleteFunc(slices.Clone(as.Holders), func(h vip.Holder) bool { return h.Name == a.cfg.NodeName })
+		if a.held[as.VIP] {
+			holders = append(holders, vip.Holder{Name: a.cfg.NodeName, Leaving: a.leaving[as.VIP]})
+			slices.SortFunc(holders, func(x, y vip.Holder) int { return strings.Compare(x.Name, y.Name) })
+		}
+		for _, h := range holders {
 			vs.Holders = append(vs.Holders, h.Name)
 			if vs.Owner == "" || !h.Leaving {
 				vs.Owner = h.Name
