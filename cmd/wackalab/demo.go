@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/lab"
 )
 
@@ -163,7 +165,6 @@ type demo struct {
 
 	dir      string            // binaries, configurations, logs
 	bin      map[string]string // built binaries by name
-	noCtl    string            // why wackatrl is not used ("" when it is)
 	c        *cluster.Cluster
 	dns      *lab.Host
 	dnsAddr  netip.AddrPort
@@ -291,23 +292,12 @@ func (d *demo) build(ctx context.Context) error {
 	}
 	d.dir = dir
 	start := time.Now()
-	d.bin, err = buildTools(ctx, dir, "cmd/wackamole", "examples/webserver")
+	d.bin, err = buildTools(ctx, dir, "cmd/wackamole", "cmd/wackatrl", "examples/webserver")
 	if err != nil {
 		return err
 	}
-	d.say("go build ./cmd/wackamole ./examples/webserver  -> %s (%s)", dir, seconds(time.Since(start)))
-	start = time.Now()
-	ctl, err := buildTools(ctx, dir, "cmd/wackatrl")
-	if err != nil {
-		// Show go's first complaint, not the command line.
-		lines := strings.Split(err.Error(), "\n")
-		d.noCtl = lines[len(lines)-1]
-		d.say("go build ./cmd/wackatrl failed: %s", d.noCtl)
-		d.say("The demo shows the VIPs on the nodes' eth0 where it would run wackatrl.")
-		return nil
-	}
-	d.bin["wackatrl"] = ctl["wackatrl"]
-	d.say("go build ./cmd/wackatrl  -> %s (%s)", dir, seconds(time.Since(start)))
+	d.say("go build ./cmd/wackamole ./cmd/wackatrl ./examples/webserver")
+	d.say("  -> %s (%s)", dir, seconds(time.Since(start)))
 	return nil
 }
 
@@ -448,32 +438,62 @@ func (d *demo) showStatus(ctx context.Context) error {
 	return d.group(ctx, d.c.Nodes[0], "status")
 }
 
-// group shows node n's view of the group with "wackatrl SUB". Without
-// wackatrl, or while the daemon serves no control socket, it prints the
-// VIPs on the nodes' interfaces instead, and says why.
+// group shows node n's view of the group with "wackatrl SUB", once the
+// daemon reports what the interfaces show.
 func (d *demo) group(ctx context.Context, n *cluster.Node, sub string) error {
-	ctl := d.bin["wackatrl"]
-	if ctl != "" && d.noCtl == "" {
-		if _, err := os.Stat(n.Socket); err != nil {
-			d.noCtl = fmt.Sprintf("the daemon serves no control socket: %v", err)
-		}
+	if err := d.agree(ctx, n); err != nil {
+		return err
 	}
-	if ctl == "" || d.noCtl != "" {
-		h, err := d.c.Holders(ctx)
-		if err != nil {
-			return err
-		}
-		d.say("(no wackatrl: %s.", d.noCtl)
-		d.say("Showing the VIPs on the nodes' eth0 instead.)")
-		d.printHolders(h)
-		return nil
-	}
-	out, err := n.Host.Run(ctx, ctl, "-s", n.Socket, sub)
+	out, err := n.Host.Run(ctx, d.bin["wackatrl"], "-s", n.Socket, sub)
 	if err != nil {
 		return fmt.Errorf("wackatrl %s on %s: %w", sub, n.Name, err)
 	}
 	d.shell(fmt.Sprintf("wackatrl -s %s %s      # on %s", n.Socket, sub, n.Name), out)
 	return nil
+}
+
+// agree waits until node n's daemon reports the owners that the nodes'
+// interfaces show: the interfaces change first, and the claims reach every
+// daemon with the next gossip. A daemon that keeps disagreeing is an error.
+func (d *demo) agree(ctx context.Context, n *cluster.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var last string
+	for {
+		h, err := d.c.Holders(ctx)
+		if err != nil {
+			return err
+		}
+		out, err := n.Host.Run(ctx, d.bin["wackatrl"], "-s", n.Socket, "vips", "--json")
+		if err == nil {
+			var vs control.VIPs
+			if err := json.Unmarshal([]byte(out), &vs); err != nil {
+				return fmt.Errorf("wackatrl vips --json on %s: %w", n.Name, err)
+			}
+			owners := map[string]string{}
+			for _, v := range vs.VIPs {
+				owners[v.Name] = v.Owner
+			}
+			var diffs []string
+			for i, v := range d.c.VIPs {
+				name := cluster.VIPName(i)
+				if want := cluster.Owner(h, v); owners[name] != want {
+					diffs = append(diffs, fmt.Sprintf("%s: %s says %q, the interfaces %q", name, n.Name, owners[name], want))
+				}
+			}
+			if len(diffs) == 0 {
+				return nil
+			}
+			last = strings.Join(diffs, "; ")
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s's daemon does not report what the interfaces show: %s", n.Name, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Step 6.
@@ -734,22 +754,30 @@ func (d *demo) restore(ctx context.Context) error {
 	time.Sleep(300 * time.Millisecond)
 	d.say("")
 	d.say("Rebalanced %s after the restart (it includes the %v maturity wait):", seconds(took), demoMature)
+	lost := 0
 	for i, v := range d.c.VIPs {
 		from, to := cluster.Owner(before, v), cluster.Owner(after, v)
 		r := probers[i].Stop()
+		lost += r.Lost()
 		move := "stays on " + to
 		if from != to {
 			move = fmt.Sprintf("moves %s -> %s", from, to)
 		}
 		d.say("  %-14s %-18s longest wait %s, %d of %d pings lost", v, move, seconds(r.MaxGap), r.Lost(), r.Sent)
 	}
-	d.say("Only the VIP the returning node needs moves (balance), and it is handed over")
-	d.say("make-before-break: the new owner adds and announces it before the old one lets go.")
+	d.say("Only what balance needs moves. A VIP that leaves a live node is handed over")
+	d.say("make-before-break: the new owner adds and announces it, then the old one")
+	if lost == 0 {
+		d.say("lets go, so no ping was lost.")
+	} else {
+		d.say("lets go; still, %d pings were lost here.", lost)
+	}
 	return nil
 }
 
 // Step 11.
 func (d *demo) after(ctx context.Context) error {
+	d.say("%s is a member again and serves a VIP of its own, in its own daemon's view:", d.victim.Name)
 	if err := d.group(ctx, d.victim, "status"); err != nil {
 		return err
 	}
@@ -769,21 +797,19 @@ func (d *demo) explore() {
 	l := d.c.Lab
 	n1 := d.c.Nodes[0]
 	fmt.Fprintf(d.out, "\nThe lab keeps running (-keep). Press Ctrl-C to remove it. To look around:\n")
+	ctl := fmt.Sprintf("%s -s %s", d.bin["wackatrl"], n1.Socket)
 	lines := []string{
 		"ip netns list | grep " + l.Prefix,
 		fmt.Sprintf("ip netns exec %s ping -c 3 %s", l.Client.NS, d.c.VIPs[0]),
 		fmt.Sprintf("ip netns exec %s curl -s http://%s/", l.Client.NS, d.c.VIPs[0]),
 		fmt.Sprintf("ip netns exec %s dig @%s %s      # if dnsutils is installed", l.Client.NS, d.dns.Addr, demoName),
 		fmt.Sprintf("ip netns exec %s ip addr show eth0", n1.Host.NS),
-	}
-	if ctl := d.bin["wackatrl"]; ctl != "" {
-		lines = append(lines, fmt.Sprintf("%s -s %s status", ctl, n1.Socket))
-	}
-	lines = append(lines,
+		ctl + " status",
+		ctl + " drain      # then: " + ctl + " undrain",
 		fmt.Sprintf("ip netns exec %s ip link set eth0 down      # cut %s off", n1.Host.NS, n1.Name),
 		fmt.Sprintf("tail -f %s", n1.LogPath),
 		fmt.Sprintf("ip netns exec %s bash      # a shell on %s", n1.Host.NS, n1.Name),
-	)
+	}
 	for _, l := range lines {
 		fmt.Fprintf(d.out, "    %s\n", l)
 	}
