@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/lab"
@@ -135,6 +136,49 @@ func TestExampleConfigCommentedSettings(t *testing.T) {
 	if len(c.VIPs) != 4 || c.Membership.FailureTimeout != time.Second || c.Advertise == "" || len(c.Checks) != 1 || c.Hooks.Timeout != 10*time.Second {
 		t.Errorf("the commented settings did not take: %d VIPs, membership %+v, advertise %q, checks %+v, hooks %+v",
 			len(c.VIPs), c.Membership, c.Advertise, c.Checks, c.Hooks)
+	}
+}
+
+// The example's comments give each [membership] key's value in the lan,
+// fast and wan profiles, and its commented-out value is lan's: both must
+// follow the membership package.
+func TestExampleConfigTimings(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(examplesDir, "wackamole.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	var profiles []membership.Timing
+	for _, name := range []string{"lan", "fast", "wan"} {
+		p, err := membership.Profile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		profiles = append(profiles, p)
+	}
+	for key, field := range map[string]func(membership.Timing) time.Duration{
+		"heartbeat_interval": func(p membership.Timing) time.Duration { return p.HeartbeatInterval },
+		"failure_timeout":    func(p membership.Timing) time.Duration { return p.FailureTimeout },
+		"rejoin_interval":    func(p membership.Timing) time.Duration { return p.RejoinInterval },
+		"gossip_interval":    func(p membership.Timing) time.Duration { return p.GossipInterval },
+	} {
+		// "(A / B / C)." in the comment right above "# key = "VALUE"".
+		re := regexp.MustCompile(`\(([0-9a-z]+) / ([0-9a-z]+) / ([0-9a-z]+)\)\.?\n# ` + key + ` = "([0-9a-z]+)"\n`)
+		m := re.FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("%s: no \"(lan / fast / wan)\" comment right above \"# %s = ...\"", key, key)
+			continue
+		}
+		for i, s := range []string{m[1], m[2], m[3], m[4]} {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", key, s, err)
+			}
+			want := field(profiles[i%3])
+			if d != want {
+				t.Errorf("%s: the example says %v, the profile has %v (%q)", key, d, want, m[0])
+			}
+		}
 	}
 }
 
