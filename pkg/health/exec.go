@@ -1,0 +1,157 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// execPath is the whole PATH of a check program: checks do not inherit
+// the daemon's environment, so that they behave the same whether the
+// daemon was started by systemd or by hand.
+const execPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
+// waitDelay bounds how long Wait waits for the stderr pipe after the
+// program exited or was killed: a grandchild that left the process group
+// may hold the pipe open.
+const waitDelay = 500 * time.Millisecond
+
+// runExec runs argv (no shell) with env, stdin and stdout on /dev/null
+// and the working directory "/". The program gets a process group of its
+// own; when ctx is done the whole group is killed, and when the program
+// exits whatever it left running in the group is killed too, so that a
+// check that runs every few seconds cannot pile up processes.
+//
+// The error carries the exit status and the first line of stderr.
+func runExec(ctx context.Context, argv, env []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command")
+	}
+	stderr := &firstLine{}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	g := &group{cmd: cmd}
+	cmd.Env = env
+	cmd.Dir = "/"
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return g.kill(false) }
+	cmd.WaitDelay = waitDelay
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	g.awaitExit()
+	g.kill(true) // the leftovers
+	err := cmd.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// It exited 0; only a process that left the group held stderr.
+		err = nil
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if line := stderr.String(); line != "" {
+		return fmt.Errorf("%w: %s", err, line)
+	}
+	return err
+}
+
+// group is the process group of a started program, which leads it.
+//
+// Killing a group by number is safe only while the number cannot name
+// another group: while the leader is not reaped (a zombie keeps its pid,
+// and so the group id, reserved). So the leader's exit is awaited without
+// reaping it, the group killed, and only then is it reaped by Wait;
+// exited stops a late Cancel from killing by a number that may have been
+// reused by then.
+type group struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	exited bool
+}
+
+// awaitExit waits until the leader has exited, leaving it a zombie.
+func (g *group) awaitExit() {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, g.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			// On another error (none is expected) Wait still reaps;
+			// only the leftovers may survive.
+			return
+		}
+	}
+}
+
+// kill kills the group with SIGKILL. final marks the leader as exited:
+// later calls do nothing.
+func (g *group) kill(final bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.exited {
+		return os.ErrProcessDone
+	}
+	g.exited = final
+	// Exec sets Process before it starts the goroutine that calls
+	// Cancel. Never kill group 0 (ours) or -1 (every process).
+	pid := g.cmd.Process.Pid
+	if pid <= 1 {
+		return fmt.Errorf("no process group to kill (pid %d)", pid)
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	return nil
+}
+
+// firstLineMax bounds the stderr line kept for the log.
+const firstLineMax = 200
+
+// firstLine is an io.Writer that keeps the first line written to it, at
+// most firstLineMax bytes, and discards everything else.
+type firstLine struct {
+	buf  []byte
+	done bool
+}
+
+func (w *firstLine) Write(p []byte) (int, error) {
+	n := len(p)
+	if w.done {
+		return n, nil
+	}
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		p, w.done = p[:i], true
+	}
+	if room := firstLineMax - len(w.buf); len(p) > room {
+		p, w.done = p[:room], true
+	}
+	w.buf = append(w.buf, p...)
+	return n, nil
+}
+
+// String returns the line, trimmed, with control characters replaced so
+// that it cannot forge log lines.
+func (w *firstLine) String() string {
+	b := bytes.TrimSpace(w.buf)
+	out := make([]rune, 0, len(b))
+	for _, r := range string(b) {
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
