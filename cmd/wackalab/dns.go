@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func startDNS(ctx context.Context, h *lab.Host, name string, vips []netip.Addr, 
 	var last error
 	for ctx.Err() == nil {
 		if p.Exited() {
-			return nil, fmt.Errorf("dnsmasq exited at start (see %s)", logPath)
+			return nil, fmt.Errorf("dnsmasq exited at start:\n%s", tailFile(logPath, 5))
 		}
 		qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		_, last = query(qctx, h, server, name)
@@ -68,7 +69,18 @@ func startDNS(ctx context.Context, h *lab.Host, name string, vips []netip.Addr, 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("dnsmasq does not answer on %s: %w", server, errors.Join(last, context.Cause(ctx)))
+	return nil, fmt.Errorf("dnsmasq does not answer on %s: %w\n%s", server, errors.Join(last, context.Cause(ctx)), tailFile(logPath, 5))
+}
+
+// tailFile returns the last n lines of the file at path, or why it cannot:
+// error messages quote it, since the demo removes its files on exit.
+func tailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // An answer is a DNS response as the demo prints it.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -67,6 +68,26 @@ func TestAnswerFormat(t *testing.T) {
 	} {
 		if got := rcodeName(code); got != want {
 			t.Errorf("rcodeName(%v) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+func TestTailFile(t *testing.T) {
+	path := t.TempDir() + "/log"
+	if got := tailFile(path, 2); !strings.Contains(got, "no such file") {
+		t.Errorf("tailFile of a missing file = %q", got)
+	}
+	for _, tt := range []struct{ content, want string }{
+		{"", ""},
+		{"a\n", "a"},
+		{"a\nb\nc\n", "b\nc"},
+		{"a\nb", "a\nb"},
+	} {
+		if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := tailFile(path, 2); got != tt.want {
+			t.Errorf("tailFile(%q) = %q, want %q", tt.content, got, tt.want)
 		}
 	}
 }
