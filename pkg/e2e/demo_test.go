@@ -435,19 +435,17 @@ func TestExampleServiceCapabilities(t *testing.T) {
 	}
 }
 
-// wackalab is the demo's command, built once.
-var wackalab = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "wackalab-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "wackalab")
+// buildWackalab builds the demo's command into a directory the test
+// removes.
+func buildWackalab(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "wackalab")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/wackamole/wackamole/cmd/wackalab").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("building wackalab: %v\n%s", err, out)
+		t.Fatalf("building wackalab: %v\n%s", err, out)
 	}
-	return bin, nil
-})
+	return bin
+}
 
 // syncBuffer is a bytes.Buffer safe for a writing process and a reading
 // test.
@@ -482,10 +480,7 @@ type demoRun struct {
 func startDemo(t *testing.T, args ...string) *demoRun {
 	t.Helper()
 	lab.Require(t, "dnsmasq")
-	bin, err := wackalab()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildWackalab(t)
 	d := &demoRun{
 		out:    &syncBuffer{},
 		prefix: "wkt" + fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff),
