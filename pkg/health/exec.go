@@ -1,5 +1,8 @@
 package health
 
+// pkg/hooks (exec.go) runs its programs the same way, except that it
+// leaves a hook's background processes alone. Keep the two in step.
+
 import (
 	"bytes"
 	"context"
