@@ -258,8 +258,9 @@ func (d *decoder) executables(c *Config, exists func(name string) error) {
 }
 
 // checkExecutable accepts a regular file (symbolic links followed) with an
-// execute bit that not every user may write: the daemon runs it as root,
-// so a world-writable program would let anyone run code as root.
+// execute bit that not every user may write: the daemon runs it with its
+// own privileges (network capabilities at least), which a world-writable
+// program would hand to every user.
 func checkExecutable(name string) error {
 	fi, err := os.Stat(name)
 	switch {

@@ -4,7 +4,17 @@
 //
 // Each check is an exec (a program, exit status 0 passes), http (a GET
 // that must answer the expected status) or tcp (a connection that must be
-// accepted) probe, run every interval with a timeout. A Tracker adds
+// accepted) probe, run every interval with a timeout.
+//
+// An exec check runs without a shell, in "/", with only
+// PATH=/usr/sbin:/usr/bin:/sbin:/bin and WACKAMOLE_CHECK=<name> in its
+// environment, in a process group of its own: on timeout the group is
+// killed, and so is whatever the program left running when it exits. Its
+// output is discarded but for the first line of stderr, which goes into
+// the error. An http check follows no redirect, uses no proxy, opens a new
+// connection each time and, for https, verifies the certificate.
+//
+// A Tracker adds
 // hysteresis: a check becomes healthy after rise consecutive passes and
 // unhealthy after fall consecutive failures. Checks start unhealthy, so a
 // node that just started takes no VIP before its service answers; a node
