@@ -93,6 +93,13 @@ type peer struct {
 	since     time.Time // joined the roster (this process's clock)
 	lastHeard time.Time // last heartbeat
 	alive     bool      // as last signalled on changed
+	fresh     bool      // as last signalled on changed
+	// gone: memberlist dropped the member, but its heartbeats were still
+	// arriving. memberlist can declare a live member dead (a suspicion
+	// that could not be refuted while the link was down runs out after the
+	// link is back); the heartbeats are fresher, so the member stays until
+	// they stop, and the rejoin loop brings memberlist round.
+	gone bool
 }
 
 // lostPeer is a member that failed, kept so the group can join it again
@@ -288,6 +295,12 @@ type Member struct {
 	// for Self). Members that are not alive are in the view only to be
 	// reported; they count for nothing.
 	Alive bool
+	// Fresh: a heartbeat arrived within half the failure timeout. Quorum
+	// counts fresh members only: when a partition cuts a minority off, it
+	// sees the others go stale before any of them is declared failed, so
+	// it loses quorum before it could take a single orphan, however the
+	// heartbeats of the others happened to be spread.
+	Fresh bool
 	// Since is when this node first saw the member in the group.
 	Since time.Time
 	// LastHeard is when its last heartbeat arrived.
@@ -314,7 +327,7 @@ func (v View) Alive() []Member {
 // View returns the group as this node sees it now.
 func (g *Group) View() View {
 	now := time.Now()
-	self := Member{Name: g.cfg.Name, Self: true, Alive: true, LastHeard: now}
+	self := Member{Name: g.cfg.Name, Self: true, Alive: true, Fresh: true, LastHeard: now}
 	self.Addr = g.self
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -325,6 +338,7 @@ func (g *Group) View() View {
 		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard}
 		m.MetaErr = m.Meta.UnmarshalBinary(p.meta)
 		m.Alive = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout
+		m.Fresh = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout/2
 		v.Members = append(v.Members, m)
 	}
 	slices.SortFunc(v.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
@@ -389,14 +403,23 @@ func (g *Group) roster() []memberlist.Address {
 // time out.
 func (g *Group) checkLiveness(now time.Time) time.Duration {
 	timeout := g.cfg.Timing.FailureTimeout
-	next := timeout
+	next := timeout / 2
 	g.mu.Lock()
 	changed := false
 	for name, p := range g.members {
 		silent := now.Sub(p.lastHeard)
-		alive := !p.lastHeard.IsZero() && silent < timeout
-		if alive {
+		heard := !p.lastHeard.IsZero()
+		alive := heard && silent < timeout
+		fresh := heard && silent < timeout/2
+		switch {
+		case fresh:
+			next = min(next, timeout/2-silent)
+		case alive:
 			next = min(next, timeout-silent)
+		}
+		if fresh != p.fresh {
+			p.fresh = fresh
+			changed = true
 		}
 		if alive != p.alive {
 			p.alive = alive
@@ -404,6 +427,9 @@ func (g *Group) checkLiveness(now time.Time) time.Duration {
 			if !alive {
 				g.log.Warn("member silent: out of the view", "member", name, "silent", silent.Round(time.Millisecond))
 			}
+		}
+		if p.gone && !alive {
+			delete(g.members, name)
 		}
 	}
 	g.mu.Unlock()
@@ -420,8 +446,8 @@ func (g *Group) heard(name string) {
 	wake := false
 	if ok {
 		p.lastHeard = time.Now()
-		wake = !p.alive
-		p.alive = true
+		wake = !p.alive || !p.fresh
+		p.alive, p.fresh = true, true
 	}
 	g.mu.Unlock()
 	if wake {
@@ -480,7 +506,9 @@ func (g *Group) missing() []string {
 	g.mu.Lock()
 	present := map[string]bool{}
 	for _, p := range g.members {
-		present[p.addr.String()] = true
+		if !p.gone {
+			present[p.addr.String()] = true
+		}
 	}
 	var out []string
 	for name, l := range g.lost {
@@ -571,7 +599,11 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 		return
 	}
 	g.mu.Lock()
-	g.members[n.Name] = &peer{addr: nodeAddr(n), meta: slices.Clone(n.Meta), since: time.Now()}
+	p := &peer{addr: nodeAddr(n), meta: slices.Clone(n.Meta), since: time.Now()}
+	if old, ok := g.members[n.Name]; ok {
+		p.since, p.lastHeard, p.alive = old.since, old.lastHeard, old.alive
+	}
+	g.members[n.Name] = p
 	delete(g.lost, n.Name)
 	g.mu.Unlock()
 	g.log.Info("member joined", "member", n.Name, "addr", nodeAddr(n))
@@ -584,14 +616,23 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 		return
 	}
 	g.mu.Lock()
-	delete(g.members, n.Name)
-	if n.State == memberlist.StateDead {
+	kept := false
+	if p, ok := g.members[n.Name]; ok && !p.lastHeard.IsZero() && time.Since(p.lastHeard) < g.cfg.Timing.FailureTimeout {
+		p.gone, kept = true, true
+	} else {
+		delete(g.members, n.Name)
+	}
+	if kept || n.State == memberlist.StateDead {
 		g.lost[n.Name] = lostPeer{addr: nodeAddr(n), at: time.Now()}
 	}
 	g.mu.Unlock()
 	how := "left"
 	if n.State == memberlist.StateDead {
 		how = "failed"
+	}
+	if kept {
+		g.log.Info("gossip says member "+how+", but it is still heard: keeping it while its heartbeats last", "member", n.Name)
+		return
 	}
 	g.log.Info("member "+how, "member", n.Name, "addr", nodeAddr(n))
 	signal(g.changed)

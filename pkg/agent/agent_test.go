@@ -157,9 +157,9 @@ func newRig(t *testing.T, text string) *rig {
 // holding nothing.
 func (r *rig) peers(t *testing.T, names ...string) {
 	fp := Fingerprint(r.a.cfg)
-	ms := []membership.Member{{Name: "n1", Self: true, Alive: true}}
+	ms := []membership.Member{{Name: "n1", Self: true, Alive: true, Fresh: true}}
 	for _, n := range names {
-		ms = append(ms, membership.Member{Name: n, Alive: true, Meta: membership.Meta{
+		ms = append(ms, membership.Member{Name: n, Alive: true, Fresh: true, Meta: membership.Meta{
 			State: membership.Mature, Healthy: true, Fingerprint: fp,
 			Held: membership.NewBitmap(len(r.a.cfg.VIPs)), Leaving: membership.NewBitmap(len(r.a.cfg.VIPs)),
 		}})
@@ -376,5 +376,24 @@ func TestSettlesBeforeTakingAnything(t *testing.T) {
 	r.round()
 	if !r.b.has("198.18.0.100/32") {
 		t.Fatal("did not acquire after settling")
+	}
+}
+
+// A member that has gone quiet for half the failure timeout no longer
+// counts for quorum, but its VIPs are not orphans until it is declared
+// failed: a partitioned minority loses quorum before it could take any.
+func TestStaleMembersDoNotCountForQuorum(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.g.mu.Lock()
+	for i := range r.g.members[1:] {
+		r.g.members[1+i].Fresh = false
+	}
+	r.g.mu.Unlock()
+	r.round()
+	if st := r.a.Status(); st.Quorum.OK || st.Quorum.Have != 1 {
+		t.Fatalf("stale members counted: %+v", st.Quorum)
+	}
+	if len(r.b.addrs) != 0 {
+		t.Fatalf("took %v without quorum", r.b.addrs)
 	}
 }

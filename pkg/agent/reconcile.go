@@ -106,7 +106,7 @@ func (a *Agent) input(view membership.View) (vip.Input, quorumState) {
 			self := a.selfMeta()
 			m.Meta, m.MetaErr = self, nil
 		}
-		if m.Alive && m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
+		if m.Fresh && m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
 			q.have++
 		}
 		ok, _ := a.eligible(m)
