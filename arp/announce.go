@@ -80,6 +80,13 @@ func (a *Announcer) Failed() uint64 { return a.failed.Load() }
 // namespace of the calling thread. One burst is one packet per form: callers
 // repeat it, spaced by more than the receivers' 1 s locktime.
 func (a *Announcer) Announce(ifname string, addr netip.Addr, notify []netip.Addr) error {
+	return a.AnnounceTo(ifname, addr, Hosts(notify))
+}
+
+// AnnounceTo is Announce with MAC hints for the notify hosts: a host the
+// kernel's neighbour table does not know is sent its unicast announcement
+// at the hinted MAC rather than to broadcast.
+func (a *Announcer) AnnounceTo(ifname string, addr netip.Addr, notify []Host) error {
 	addr = addr.Unmap().WithZone("")
 	if !addr.IsValid() || addr.IsUnspecified() || addr.IsMulticast() || addr.IsLoopback() ||
 		(addr.Is6() && addr.IsLinkLocalUnicast()) {
@@ -158,7 +165,7 @@ func (a *Announcer) drop(name string) error {
 	return errors.Join(errs...)
 }
 
-func (a *Announcer) announce4(ifi *net.Interface, addr netip.Addr, notify []netip.Addr) error {
+func (a *Announcer) announce4(ifi *net.Interface, addr netip.Addr, notify []Host) error {
 	frames, err := gratuitousFrames(ifi.HardwareAddr, addr)
 	if err != nil {
 		return err
@@ -221,7 +228,7 @@ func (a *Announcer) sendFrames(ifi *net.Interface, frames [][]byte) (int, error)
 	return len(frames), nil
 }
 
-func (a *Announcer) announce6(ifi *net.Interface, addr netip.Addr, notify []netip.Addr) error {
+func (a *Announcer) announce6(ifi *net.Interface, addr netip.Addr, notify []Host) error {
 	na := &ndp.NeighborAdvertisement{
 		Override:      true,
 		TargetAddress: addr,

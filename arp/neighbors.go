@@ -11,12 +11,12 @@ import (
 
 // Neighbors returns up to max hosts in the kernel's neighbour table of the
 // interface (IPv4 and IPv6, in the calling thread's network namespace):
-// the hosts this node has been talking to. Shared through the group, they
+// the hosts this node has been talking to, with their MACs. Shared through the group, they
 // are who a node taking over a VIP announces it to by unicast, as the old
 // wackamole's Arp-Cache did. Entries the kernel has just confirmed
 // (reachable) come first; permanent, failed and incomplete ones are left
 // out, and so are the addresses in exclude (the VIPs themselves).
-func Neighbors(ifname string, max int, exclude func(netip.Addr) bool) ([]netip.Addr, error) {
+func Neighbors(ifname string, max int, exclude func(netip.Addr) bool) ([]Host, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("neighbours of %s: %w", ifname, err)
@@ -27,6 +27,7 @@ func Neighbors(ifname string, max int, exclude func(netip.Addr) bool) ([]netip.A
 	}
 	type entry struct {
 		addr      netip.Addr
+		mac       net.HardwareAddr
 		reachable bool
 	}
 	var es []entry
@@ -43,7 +44,7 @@ func Neighbors(ifname string, max int, exclude func(netip.Addr) bool) ([]netip.A
 		if exclude != nil && exclude(ip) {
 			continue
 		}
-		es = append(es, entry{addr: ip, reachable: n.State&netlink.NUD_REACHABLE != 0})
+		es = append(es, entry{addr: ip, mac: cloneMAC(n.HardwareAddr), reachable: n.State&netlink.NUD_REACHABLE != 0})
 	}
 	slices.SortFunc(es, func(a, b entry) int {
 		if a.reachable != b.reachable {
@@ -54,12 +55,12 @@ func Neighbors(ifname string, max int, exclude func(netip.Addr) bool) ([]netip.A
 		}
 		return a.addr.Compare(b.addr)
 	})
-	out := make([]netip.Addr, 0, min(len(es), max))
+	out := make([]Host, 0, min(len(es), max))
 	for _, e := range es {
 		if len(out) == max {
 			break
 		}
-		out = append(out, e.addr)
+		out = append(out, Host{Addr: e.addr, MAC: e.mac})
 	}
 	return out, nil
 }

@@ -3,9 +3,26 @@ package arp
 import (
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 )
+
+// Host is a host to announce to by unicast: its address and, when known,
+// its MAC (a hint used when this node's neighbour table lacks the host).
+type Host struct {
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+}
+
+// Hosts turns addresses into Hosts without MAC hints.
+func Hosts(addrs []netip.Addr) []Host {
+	out := make([]Host, len(addrs))
+	for i, a := range addrs {
+		out[i] = Host{Addr: a}
+	}
+	return out
+}
 
 // notifyTarget is a notify host reachable on the announcing interface, with
 // its MAC when the neighbour table knows it (nil: send to broadcast).
@@ -29,11 +46,15 @@ type linkView struct {
 // gateway, or (IPv6) when it is link-local. Others are dropped: they cannot
 // hear an announcement made on this link. Hosts of the other address family,
 // addr itself and non-unicast addresses are dropped too; duplicates once.
-func planNotify(addr netip.Addr, hosts []netip.Addr, v linkView) (targets []notifyTarget, skipped []netip.Addr) {
+//
+// A host's MAC comes from the neighbour table, else from the host's own
+// hint (a MAC the group learned from another member's table), else the
+// frame goes to broadcast. The interface's own addresses are dropped.
+func planNotify(addr netip.Addr, hosts []Host, v linkView) (targets []notifyTarget, skipped []netip.Addr) {
 	addr = addr.Unmap()
 	seen := make(map[netip.Addr]bool, len(hosts))
-	for _, h := range hosts {
-		h = h.Unmap()
+	for _, host := range hosts {
+		h := host.Addr.Unmap()
 		if seen[h] {
 			continue
 		}
@@ -44,7 +65,14 @@ func planNotify(addr netip.Addr, hosts []netip.Addr, v linkView) (targets []noti
 			continue
 		}
 		h = h.WithZone("")
+		if slices.ContainsFunc(v.prefixes, func(p netip.Prefix) bool { return p.Addr() == h }) {
+			skipped = append(skipped, h)
+			continue
+		}
 		mac, known := v.neigh[h]
+		if !known && usableMAC(host.MAC) {
+			mac = cloneMAC(host.MAC)
+		}
 		on := known || (h.Is6() && h.IsLinkLocalUnicast())
 		for _, p := range v.prefixes {
 			if on {

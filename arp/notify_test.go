@@ -77,7 +77,7 @@ func TestPlanNotify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, skipped := planNotify(tt.addr, tt.hosts, view)
+			got, skipped := planNotify(tt.addr, Hosts(tt.hosts), view)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("targets = %v, want %v", got, tt.want)
 			}
@@ -85,5 +85,25 @@ func TestPlanNotify(t *testing.T) {
 				t.Errorf("skipped = %v, want %v", skipped, tt.skipped)
 			}
 		})
+	}
+}
+
+func TestPlanNotifyHintsAndOwnAddresses(t *testing.T) {
+	p := netip.MustParsePrefix
+	a := netip.MustParseAddr
+	view := linkView{
+		prefixes: []netip.Prefix{p("198.18.0.1/24")},
+		neigh:    map[netip.Addr]net.HardwareAddr{a("198.18.0.2"): macB},
+	}
+	hint := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x77}
+	got, skipped := planNotify(vip4, []Host{
+		{Addr: a("198.18.0.2"), MAC: hint},                               // the kernel's entry wins
+		{Addr: a("198.18.0.3"), MAC: hint},                               // unknown here: the hint
+		{Addr: a("198.18.0.4"), MAC: net.HardwareAddr{0, 0, 0, 0, 0, 0}}, // useless hint: broadcast
+		{Addr: a("198.18.0.1")},                                          // our own address
+	}, view)
+	want := []notifyTarget{{host: a("198.18.0.2"), mac: macB}, {host: a("198.18.0.3"), mac: hint}, {host: a("198.18.0.4")}}
+	if !reflect.DeepEqual(got, want) || len(skipped) != 1 || skipped[0] != a("198.18.0.1") {
+		t.Fatalf("got %v skipped %v", got, skipped)
 	}
 }

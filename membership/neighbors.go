@@ -1,9 +1,11 @@
 package membership
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 
@@ -11,8 +13,15 @@ import (
 )
 
 // MaxNeighbors bounds the hosts one member shares, so that a share fits in
-// one gossip packet (48 IPv6 addresses: 816 bytes).
-const MaxNeighbors = 48
+// one gossip packet (40 IPv6 hosts with MACs: 960 bytes).
+const MaxNeighbors = 40
+
+// Neighbor is a host a member talks to: its address and MAC (nil if
+// unknown).
+type Neighbor struct {
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+}
 
 // maxShares bounds how many members' shares a node keeps.
 const maxShares = 1024
@@ -25,24 +34,24 @@ const msgNeighbors = 'N'
 // share is one member's list of neighbours, newest seq wins.
 type share struct {
 	seq   uint32
-	addrs []netip.Addr
+	hosts []Neighbor
 }
 
 // SetNeighbors shares this node's neighbours (the hosts it talks to on its
 // VIP interfaces) with the group, up to MaxNeighbors of them. A node taking
 // over a VIP announces it to every shared neighbour by unicast, so that
 // hosts that were talking to the old owner learn the new MAC at once.
-func (g *Group) SetNeighbors(addrs []netip.Addr) {
-	if len(addrs) > MaxNeighbors {
-		addrs = addrs[:MaxNeighbors]
+func (g *Group) SetNeighbors(hosts []Neighbor) {
+	if len(hosts) > MaxNeighbors {
+		hosts = hosts[:MaxNeighbors]
 	}
 	g.mu.Lock()
 	own := g.shares[g.cfg.Name]
-	if slices.Equal(own.addrs, addrs) {
+	if slices.EqualFunc(own.hosts, hosts, func(a, b Neighbor) bool { return a.Addr == b.Addr && bytes.Equal(a.MAC, b.MAC) }) {
 		g.mu.Unlock()
 		return
 	}
-	own = share{seq: own.seq + 1, addrs: slices.Clone(addrs)}
+	own = share{seq: own.seq + 1, hosts: slices.Clone(hosts)}
 	g.shares[g.cfg.Name] = own
 	msg := encodeShare(g.cfg.Name, own)
 	g.mu.Unlock()
@@ -51,16 +60,17 @@ func (g *Group) SetNeighbors(addrs []netip.Addr) {
 
 // SharedNeighbors returns the union of every member's shared neighbours,
 // this node's included, and of members that have failed since (their
-// clients are the ones a takeover must reach), up to 256 addresses.
-func (g *Group) SharedNeighbors() []netip.Addr {
+// clients are the ones a takeover must reach), up to 256 hosts, one entry
+// per address.
+func (g *Group) SharedNeighbors() []Neighbor {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []netip.Addr
+	var out []Neighbor
 	for _, s := range g.shares {
-		out = append(out, s.addrs...)
+		out = append(out, s.hosts...)
 	}
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
-	out = slices.Compact(out)
+	slices.SortStableFunc(out, func(a, b Neighbor) int { return a.Addr.Compare(b.Addr) })
+	out = slices.CompactFunc(out, func(a, b Neighbor) bool { return a.Addr == b.Addr })
 	if len(out) > maxUnion {
 		out = out[:maxUnion]
 	}
@@ -84,18 +94,24 @@ func (g *Group) mergeShare(name string, s share) {
 	g.shares[name] = s
 }
 
-// encodeShare: 'N', version 1, seq, name length, name, count, then per
-// address its length (4 or 16) and bytes.
+// encodeShare: 'N', version 1, seq, name length, name, count, then per host
+// its address length (4 or 16) and bytes, its MAC length (0 or 6) and bytes.
 func encodeShare(name string, s share) []byte {
 	b := []byte{msgNeighbors, 1}
 	b = binary.BigEndian.AppendUint32(b, s.seq)
 	b = append(b, byte(len(name)))
 	b = append(b, name...)
-	b = append(b, byte(len(s.addrs)))
-	for _, a := range s.addrs {
-		raw := a.AsSlice()
+	b = append(b, byte(len(s.hosts)))
+	for _, h := range s.hosts {
+		raw := h.Addr.AsSlice()
 		b = append(b, byte(len(raw)))
 		b = append(b, raw...)
+		mac := h.MAC
+		if len(mac) != 6 {
+			mac = nil
+		}
+		b = append(b, byte(len(mac)))
+		b = append(b, mac...)
 	}
 	return b
 }
@@ -125,12 +141,21 @@ func decodeShare(b []byte) (name string, s share, rest []byte, err error) {
 			return "", s, nil, errShare
 		}
 		l := int(b[0])
-		if (l != 4 && l != 16) || len(b) < 1+l {
+		if (l != 4 && l != 16) || len(b) < 2+l {
 			return "", s, nil, errShare
 		}
 		a, _ := netip.AddrFromSlice(b[1 : 1+l])
-		s.addrs = append(s.addrs, a)
 		b = b[1+l:]
+		m := int(b[0])
+		if (m != 0 && m != 6) || len(b) < 1+m {
+			return "", s, nil, errShare
+		}
+		var mac net.HardwareAddr
+		if m == 6 {
+			mac = net.HardwareAddr(slices.Clone(b[1:7]))
+		}
+		s.hosts = append(s.hosts, Neighbor{Addr: a, MAC: mac})
+		b = b[1+m:]
 	}
 	return name, s, b, nil
 }

@@ -112,6 +112,8 @@ func Diff(p *Plan, l Local) []Action {
 			case l.Leaving[v]:
 				act(Retain, reason, "%s", a.Reason)
 			}
+		case conflict && l.Leaving[v]:
+			act(Release, "handed-over", "the new owner %s announced it", a.Owner)
 		case conflict:
 			act(Release, "yielded", "another host announced it; %s owns it", a.Owner)
 		case claims(a, a.Owner) && a.Reason == Contested:

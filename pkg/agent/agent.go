@@ -23,8 +23,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wackamole/wackamole/arp"
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/health"
+	"github.com/wackamole/wackamole/pkg/hooks"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -35,6 +38,21 @@ type Group interface {
 	SetMeta(meta []byte) error
 	Leave(timeout time.Duration) error
 	HealthScore() int
+	// SetNeighbors shares the hosts this node talks to; SharedNeighbors
+	// returns every member's.
+	SetNeighbors(hosts []membership.Neighbor)
+	SharedNeighbors() []membership.Neighbor
+}
+
+// Health reports the node's health checks; *health.Monitor is one.
+type Health interface {
+	Healthy() bool
+	Status() []health.CheckStatus
+}
+
+// Hooks runs the operator's hooks without blocking; *hooks.Runner is one.
+type Hooks interface {
+	Run(ev hooks.Event)
 }
 
 // Binder puts addresses on interfaces; *vip.Binder is one.
@@ -46,10 +64,10 @@ type Binder interface {
 	Labelled() ([]vip.Bound, error)
 }
 
-// Announcer tells the link that this host owns an address; *arp.Announcer
-// is one.
+// Announcer tells the link that this host owns an address, and the notify
+// hosts by unicast; *arp.Announcer is one.
 type Announcer interface {
-	Announce(ifname string, addr netip.Addr, notify []netip.Addr) error
+	AnnounceTo(ifname string, addr netip.Addr, notify []arp.Host) error
 }
 
 // Options are an Agent's collaborators.
@@ -58,6 +76,12 @@ type Options struct {
 	Group     Group
 	Binder    Binder
 	Announcer Announcer
+	// Health, Hooks and Neighbors are optional: no checks (always
+	// healthy), no hooks, no neighbour sharing.
+	Health Health
+	Hooks  Hooks
+	// Neighbors reads the neighbour cache of an interface (arp.Neighbors).
+	Neighbors func(ifname string) ([]arp.Host, error)
 	Logger    *slog.Logger
 	// Resync is the period of the full reconcile that catches whatever no
 	// event reported. Default 1s.
@@ -76,6 +100,9 @@ type Agent struct {
 	group     Group
 	binder    Binder
 	announcer Announcer
+	health    Health
+	hooks     Hooks
+	neighbors func(string) ([]arp.Host, error)
 	log       *slog.Logger
 	resync    time.Duration
 	settle    time.Duration
@@ -100,6 +127,7 @@ type Agent struct {
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	mismatch    map[string]bool
 	hadQuorum   bool
+	noEligible  bool
 	lastMeta    []byte
 	stopping    bool
 	stopDone    chan struct{}
@@ -133,6 +161,9 @@ func New(o Options) (*Agent, error) {
 		group:      o.Group,
 		binder:     o.Binder,
 		announcer:  o.Announcer,
+		health:     o.Health,
+		hooks:      o.Hooks,
+		neighbors:  o.Neighbors,
 		log:        o.Logger,
 		resync:     o.Resync,
 		now:        o.Now,
@@ -251,6 +282,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer settled.Stop()
 	refresh := newTicker(a.cfg.ARP.Refresh)
 	defer refresh.Stop()
+	share := newTicker(a.cfg.ARP.Cache)
+	defer share.Stop()
+	a.shareNeighbors()
 	announce := time.NewTimer(time.Hour)
 	defer announce.Stop()
 
@@ -285,6 +319,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			for name := range a.held {
 				a.schedule(name, 1, "refresh")
 			}
+		case <-share.C:
+			a.shareNeighbors()
 		case <-announce.C:
 			a.announceDue()
 		case cmd := <-a.commands:
@@ -385,6 +421,26 @@ func (a *Agent) cleanup(when string) {
 		}
 		a.log.Info("removed a stale VIP address", "addr", b, "when", when)
 	}
+}
+
+// shareNeighbors tells the group which hosts this node talks to on its VIP
+// interfaces (not the VIPs themselves, nor the members).
+func (a *Agent) shareNeighbors() {
+	if a.neighbors == nil || a.cfg.ARP.Cache <= 0 {
+		return
+	}
+	var all []membership.Neighbor
+	for _, ifname := range Interfaces(a.cfg) {
+		hs, err := a.neighbors(ifname)
+		if err != nil {
+			a.log.Debug("reading the neighbour cache", "interface", ifname, "err", err)
+			continue
+		}
+		for _, h := range hs {
+			all = append(all, membership.Neighbor(h))
+		}
+	}
+	a.group.SetNeighbors(all)
 }
 
 func (a *Agent) heldNames() []string {

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/arp"
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/health"
+	"github.com/wackamole/wackamole/pkg/hooks"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -26,6 +29,19 @@ type fakeGroup struct {
 	members []membership.Member
 	meta    []byte
 	changed chan struct{}
+	shared  []membership.Neighbor // what others share
+	ours    []membership.Neighbor // what we shared
+}
+
+func (g *fakeGroup) SetNeighbors(a []membership.Neighbor) {
+	g.mu.Lock()
+	g.ours = a
+	g.mu.Unlock()
+}
+func (g *fakeGroup) SharedNeighbors() []membership.Neighbor {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append(slices.Clone(g.shared), g.ours...)
 }
 
 func (g *fakeGroup) View() membership.View {
@@ -87,8 +103,12 @@ func (b *fakeBinder) has(s string) bool {
 
 type fakeAnnouncer struct{ sent []string }
 
-func (a *fakeAnnouncer) Announce(ifname string, addr netip.Addr, notify []netip.Addr) error {
-	a.sent = append(a.sent, fmt.Sprintf("%s %s %v", ifname, addr, notify))
+func (a *fakeAnnouncer) AnnounceTo(ifname string, addr netip.Addr, notify []arp.Host) error {
+	var hosts []string
+	for _, h := range notify {
+		hosts = append(hosts, h.Addr.String())
+	}
+	a.sent = append(a.sent, fmt.Sprintf("%s %s %v", ifname, addr, hosts))
 	return nil
 }
 
@@ -395,5 +415,92 @@ func TestStaleMembersDoNotCountForQuorum(t *testing.T) {
 	}
 	if len(r.b.addrs) != 0 {
 		t.Fatalf("took %v without quorum", r.b.addrs)
+	}
+}
+
+type fakeHealth struct{ ok bool }
+
+func (h *fakeHealth) Healthy() bool                { return h.ok }
+func (h *fakeHealth) Status() []health.CheckStatus { return nil }
+
+type fakeHooks struct{ events []hooks.Event }
+
+func (h *fakeHooks) Run(ev hooks.Event) { h.events = append(h.events, ev) }
+
+func TestFailingChecksMakeTheNodeUnhealthy(t *testing.T) {
+	r := newRig(t, testConfig)
+	h := &fakeHealth{ok: true}
+	r.a.health = h
+	r.round()
+	if !r.g.published(t).Healthy {
+		t.Fatal("unhealthy with passing checks")
+	}
+	h.ok = false
+	r.round()
+	if r.g.published(t).Healthy {
+		t.Fatal("healthy with failing checks")
+	}
+}
+
+func TestHooksSeeAcquireReleaseAndConflict(t *testing.T) {
+	r := newRig(t, testConfig)
+	hk := &fakeHooks{}
+	r.a.hooks = hk
+	r.round()
+	r.peers(t) // quorum lost
+	r.round()
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
+	r.round()
+	var kinds []string
+	for _, ev := range hk.events {
+		kinds = append(kinds, ev.Kind+":"+ev.VIP+":"+ev.Reason)
+	}
+	want := []string{"acquire:a:orphaned", "conflict:a:yielded", "release:a:yielded"}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("hook events %v, want %v", kinds, want)
+	}
+	if ev := hk.events[0]; !slices.Equal(ev.Addresses, []string{"198.18.0.100/32", "198.18.1.100/32"}) || !slices.Equal(ev.Interfaces, []string{"eth0", "eth1"}) || ev.Node != "n1" {
+		t.Fatalf("acquire event %+v", ev)
+	}
+}
+
+func TestAcquisitionAnnouncesToSharedNeighbours(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.a.neighbors = func(ifname string) ([]arp.Host, error) {
+		if ifname == "eth0" {
+			return []arp.Host{{Addr: netip.MustParseAddr("198.18.0.2")}}, nil
+		}
+		return nil, nil
+	}
+	r.a.shareNeighbors()
+	if got := r.g.SharedNeighbors(); len(got) != 1 {
+		t.Fatalf("shared %v", got)
+	}
+	r.g.shared = []membership.Neighbor{{Addr: netip.MustParseAddr("198.18.0.7")}, {Addr: netip.MustParseAddr("2001:2::7")}}
+	r.round()
+	if len(r.ann.sent) == 0 || !strings.Contains(r.ann.sent[0], "198.18.0.1 198.18.0.7 198.18.0.2") {
+		t.Fatalf("acquisition not announced to the shared neighbours: %v", r.ann.sent)
+	}
+	// The periodic refresh is broadcast only.
+	r.clock = r.clock.Add(10 * time.Second)
+	r.round()
+	n := len(r.ann.sent)
+	r.a.schedule("a", 1, "refresh")
+	r.round()
+	if got := r.ann.sent[n]; strings.Contains(got, "198.18.0.7") {
+		t.Fatalf("refresh unicast to neighbours: %s", got)
+	}
+}
+
+// A membership change right after an acquisition must not turn the
+// acquisition's announcements into plain broadcasts.
+func TestUnicastSurvivesAMembershipChange(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.g.shared = []membership.Neighbor{{Addr: netip.MustParseAddr("198.18.0.7")}}
+	r.a.acquire("a", "orphaned", "test")
+	r.a.schedule("a", 1, "membership changed")
+	r.a.announceDue()
+	if len(r.ann.sent) == 0 || !strings.Contains(r.ann.sent[0], "198.18.0.7") {
+		t.Fatalf("announcements: %v", r.ann.sent)
 	}
 }

@@ -2,15 +2,25 @@ package agent
 
 import (
 	"net/netip"
+	"slices"
 	"time"
+
+	"github.com/wackamole/wackamole/arp"
+	"github.com/wackamole/wackamole/membership"
 )
 
 // announcement is a pending series of gratuitous announcements of one VIP.
 type announcement struct {
-	next time.Time
-	left int
-	why  string
+	next    time.Time
+	left    int
+	why     string
+	unicast bool // also to the shared neighbours; sticky until the series ends
 }
+
+// unicastReasons are the announcements that also go, by unicast, to the
+// hosts the group's members have been talking to: when a VIP changes hands,
+// those hosts may hold the old owner's MAC.
+var unicastReasons = map[string]bool{"acquired": true, "restored": true}
 
 // schedule announces a VIP now and n-1 more times, ARP.Interval apart.
 // Repeats spaced over more than a second beat receivers' ARP locktime; a
@@ -23,9 +33,10 @@ func (a *Agent) schedule(name string, n int, why string) {
 		p.next = a.now()
 		p.left = max(p.left, n)
 		p.why = why
+		p.unicast = p.unicast || unicastReasons[why]
 		return
 	}
-	a.announces[name] = &announcement{next: a.now(), left: n, why: why}
+	a.announces[name] = &announcement{next: a.now(), left: n, why: why, unicast: unicastReasons[why]}
 }
 
 // announceDue sends the announcements whose time has come.
@@ -35,7 +46,7 @@ func (a *Agent) announceDue() {
 		if p.next.After(now) {
 			continue
 		}
-		a.announceNow(name, p.why)
+		a.announceNow(name, p.why, p.unicast)
 		p.left--
 		if p.left <= 0 {
 			delete(a.announces, name)
@@ -45,14 +56,18 @@ func (a *Agent) announceDue() {
 	}
 }
 
-func (a *Agent) announceNow(name, why string) {
+func (a *Agent) announceNow(name, why string, neighbours bool) {
 	v, ok := findVIP(a.cfg, name)
 	if !ok || !a.held[name] {
 		return
 	}
+	var shared []membership.Neighbor
+	if neighbours && a.cfg.ARP.Cache > 0 {
+		shared = a.group.SharedNeighbors()
+	}
 	for _, ad := range v.Addresses {
-		notify := a.notifyFor(ad.Prefix.Addr())
-		if err := a.announcer.Announce(ad.Interface, ad.Prefix.Addr(), notify); err != nil {
+		notify := a.notifyFor(ad.Prefix.Addr(), shared)
+		if err := a.announcer.AnnounceTo(ad.Interface, ad.Prefix.Addr(), notify); err != nil {
 			a.log.Warn("announcing a VIP address", "vip", name, "addr", ad.Prefix.Addr(), "interface", ad.Interface, "err", err)
 			a.count(func(c *Counters) { c.Errors++ })
 			continue
@@ -62,12 +77,17 @@ func (a *Agent) announceNow(name, why string) {
 	a.log.Debug("announced", "vip", name, "why", why)
 }
 
-// notifyFor returns the notify hosts of the same address family.
-func (a *Agent) notifyFor(addr netip.Addr) []netip.Addr {
-	var out []netip.Addr
-	for _, n := range a.cfg.ARP.Notify {
-		if n.Is4() == addr.Is4() {
-			out = append(out, n)
+// notifyFor returns the notify hosts and the shared neighbours (with their
+// MACs) of addr's family, without addr itself and without duplicates.
+func (a *Agent) notifyFor(addr netip.Addr, shared []membership.Neighbor) []arp.Host {
+	hosts := arp.Hosts(a.cfg.ARP.Notify)
+	for _, n := range shared {
+		hosts = append(hosts, arp.Host(n))
+	}
+	var out []arp.Host
+	for _, h := range hosts {
+		if h.Addr.Is4() == addr.Is4() && h.Addr != addr && !slices.ContainsFunc(out, func(o arp.Host) bool { return o.Addr == h.Addr }) {
+			out = append(out, h)
 		}
 	}
 	return out

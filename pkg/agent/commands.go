@@ -75,9 +75,10 @@ func (a *Agent) Undrain(ctx context.Context) error {
 }
 
 // Reload replaces the configuration. Settings that only take effect at
-// start (node name, gossip addresses, key, timing, control socket) must not
-// change; if they do, nothing changes and the error says which. VIPs that
-// were removed or whose addresses changed are released first.
+// start (see CheckReload) must not change; if they do, nothing changes and
+// the error says which. VIPs that were removed or whose addresses changed
+// are released first. Gossip keys are the daemon's to apply (they belong
+// to the group).
 func (a *Agent) Reload(ctx context.Context, c *config.Config) error {
 	var err error
 	derr := a.do(ctx, func(a *Agent) { err = a.reload(c) })
@@ -89,21 +90,8 @@ func (a *Agent) Reload(ctx context.Context, c *config.Config) error {
 
 func (a *Agent) reload(c *config.Config) error {
 	old := a.cfg
-	var fixed []string
-	check := func(name string, same bool) {
-		if !same {
-			fixed = append(fixed, name)
-		}
-	}
-	check("node_name", old.NodeName == c.NodeName)
-	check("bind", old.Bind == c.Bind)
-	check("advertise", old.Advertise == c.Advertise)
-	check("secret_key_file", slices.Equal(old.SecretKey, c.SecretKey) && old.Insecure == c.Insecure)
-	check("timing", old.Timing == c.Timing && old.Membership == c.Membership)
-	check("control_socket", old.ControlSocket == c.ControlSocket && old.ControlGroup == c.ControlGroup)
-	check("metrics_listen", old.MetricsListen == c.MetricsListen)
-	if len(fixed) > 0 {
-		return fmt.Errorf("reload refused: %s cannot change without a restart; nothing was changed", strings.Join(fixed, ", "))
+	if err := CheckReload(old, c); err != nil {
+		return err
 	}
 	for _, name := range a.heldNames() {
 		ov, _ := findVIP(old, name)
@@ -117,6 +105,30 @@ func (a *Agent) reload(c *config.Config) error {
 	return nil
 }
 
+// CheckReload reports whether a running node can move from configuration
+// old to new: node name, gossip addresses, timing, encryption on or off,
+// control socket and metrics address only take effect at start. It changes
+// nothing.
+func CheckReload(old, new *config.Config) error {
+	var fixed []string
+	check := func(name string, same bool) {
+		if !same {
+			fixed = append(fixed, name)
+		}
+	}
+	check("node_name", old.NodeName == new.NodeName)
+	check("bind", old.Bind == new.Bind)
+	check("advertise", old.Advertise == new.Advertise)
+	check("insecure", old.Insecure == new.Insecure)
+	check("timing", old.Timing == new.Timing && old.Membership == new.Membership)
+	check("control_socket", old.ControlSocket == new.ControlSocket && old.ControlGroup == new.ControlGroup)
+	check("metrics_listen", old.MetricsListen == new.MetricsListen)
+	if len(fixed) > 0 {
+		return fmt.Errorf("reload refused: %s cannot change without a restart; nothing was changed", strings.Join(fixed, ", "))
+	}
+	return nil
+}
+
 // held returns the VIPs the named member holds.
 func (s Status) held(node string) []string {
 	var out []string
@@ -126,4 +138,9 @@ func (s Status) held(node string) []string {
 		}
 	}
 	return out
+}
+
+// SetHooks replaces the hook runner (after a reload changed the hooks).
+func (a *Agent) SetHooks(h Hooks) {
+	_ = a.do(context.Background(), func(a *Agent) { a.hooks = h })
 }

@@ -3,11 +3,13 @@ package agent
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/hooks"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -45,6 +47,11 @@ func (a *Agent) reconcile() {
 			}
 			a.acquire(act.VIP, act.Cause, act.Why)
 		case vip.Release:
+			if conflicts[act.VIP] {
+				if v, ok := findVIP(a.cfg, act.VIP); ok {
+					a.hook(hooks.Conflict, v, act.Cause)
+				}
+			}
 			a.release(act.VIP, act.Cause, act.Why)
 		case vip.Handover:
 			a.leaving[act.VIP] = true
@@ -62,9 +69,9 @@ func (a *Agent) reconcile() {
 		}
 	}
 
-	a.noticeMembership(view, quorum)
+	notes := a.noticeMembership(view, quorum, in)
 	a.publish()
-	a.setStatus(view, plan, quorum, waiting, now)
+	a.setStatus(view, plan, quorum, waiting, notes, now)
 }
 
 // eligible says whether a member may be given VIPs, and if not, why.
@@ -207,6 +214,7 @@ func (a *Agent) acquire(name, cause, why string) {
 	a.schedule(name, a.cfg.ARP.Repeat, "acquired")
 	a.count(func(c *Counters) { c.Acquired[cause]++ })
 	a.log.Info("acquired VIP", "vip", name, "addresses", addrList(v), "reason", why)
+	a.hook(hooks.Acquire, v, cause)
 }
 
 // release removes every address of a VIP at once: an address left on an
@@ -230,6 +238,22 @@ func (a *Agent) release(name, cause, why string) {
 		return
 	}
 	a.log.Info("released VIP", "vip", name, "addresses", addrList(v), "reason", why)
+	a.hook(hooks.Release, v, cause)
+}
+
+// hook tells the operator's hook about an event; it never blocks.
+func (a *Agent) hook(kind string, v config.VIP, reason string) {
+	if a.hooks == nil {
+		return
+	}
+	ev := hooks.Event{Kind: kind, VIP: v.Name, Reason: reason, Node: a.cfg.NodeName}
+	for _, ad := range v.Addresses {
+		ev.Addresses = append(ev.Addresses, ad.Prefix.String())
+		if !slices.Contains(ev.Interfaces, ad.Interface) {
+			ev.Interfaces = append(ev.Interfaces, ad.Interface)
+		}
+	}
+	a.hooks.Run(ev)
 }
 
 func (a *Agent) defend(name, why string) {
@@ -239,25 +263,31 @@ func (a *Agent) defend(name, why string) {
 	a.lastDefend[name] = a.now()
 	a.log.Warn("another host announced a VIP this node owns: defending", "vip", name, "reason", why)
 	a.schedule(name, 1, "defend")
+	if v, ok := findVIP(a.cfg, name); ok {
+		a.hook(hooks.Conflict, v, "defended")
+	}
 }
 
 // checkHealth marks the node unhealthy while an interface its VIPs live on
-// is missing or down: it could not serve them.
+// is missing or down (it could not serve them) or its health checks fail.
 func (a *Agent) checkHealth() {
-	healthy := true
 	var down []string
 	for _, ifname := range Interfaces(a.cfg) {
 		up, err := a.binder.LinkUp(ifname)
 		if err != nil || !up {
-			healthy = false
 			down = append(down, ifname)
 		}
 	}
+	checks := a.health == nil || a.health.Healthy()
+	healthy := len(down) == 0 && checks
 	if healthy != a.healthy {
-		if healthy {
-			a.log.Info("healthy again: VIP interfaces are up")
-		} else {
+		switch {
+		case healthy:
+			a.log.Info("healthy again: VIP interfaces up and health checks passing")
+		case len(down) > 0:
 			a.log.Warn("unhealthy: VIP interface down; handing VIPs over", "interfaces", down)
+		default:
+			a.log.Warn("unhealthy: health checks failing; handing VIPs over")
 		}
 	}
 	a.healthy = healthy
@@ -293,7 +323,18 @@ func (a *Agent) restoreMissing() {
 // noticeMembership logs quorum changes and configuration mismatches once,
 // and re-announces every held VIP when the set of live members changed: a
 // node that was cut off and is back may have left clients with a stale MAC.
-func (a *Agent) noticeMembership(view membership.View, q quorumState) {
+func (a *Agent) noticeMembership(view membership.View, q quorumState, in vip.Input) (notes []string) {
+	if !q.ok() {
+		notes = append(notes, fmt.Sprintf("no quorum (%d of %d members): taking nothing, keeping what is held until another host announces it", q.have, q.need))
+	}
+	noEligible := q.ok() && a.state() != membership.Joining && len(in.VIPs) > 0 && !slices.ContainsFunc(in.Members, func(m vip.Member) bool { return m.Eligible })
+	if noEligible {
+		notes = append(notes, "no eligible member (all unhealthy, draining or joining): current owners keep their VIPs rather than black-holing them")
+	}
+	if noEligible && !a.noEligible {
+		a.log.Warn("no eligible member: every member is unhealthy, draining or joining; current owners keep their VIPs")
+	}
+	a.noEligible = noEligible
 	if q.ok() != a.hadQuorum {
 		if q.ok() {
 			a.log.Info("quorum reached", "have", q.have, "need", q.need)
@@ -323,6 +364,7 @@ func (a *Agent) noticeMembership(view membership.View, q quorumState) {
 		}
 		a.lastAlive = alive
 	}
+	return notes
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/pkg/health"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -23,7 +24,11 @@ type Status struct {
 	GossipHealth int            `json:"gossip_health"`
 	Members      []MemberStatus `json:"members"`
 	VIPs         []VIPStatus    `json:"vips"`
-	Counters     Counters       `json:"counters"`
+	// Checks are this node's health checks.
+	Checks   []health.CheckStatus `json:"checks,omitempty"`
+	Counters Counters             `json:"counters"`
+	// Notes are conditions an operator should know about, in words.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Quorum is how many live, same-configured members this node sees and how
@@ -97,7 +102,7 @@ func (a *Agent) Status() Status {
 	return s
 }
 
-func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, waiting map[string]string, now time.Time) {
+func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, waiting map[string]string, notes []string, now time.Time) {
 	s := Status{
 		Node:         a.cfg.NodeName,
 		State:        a.state().String(),
@@ -107,6 +112,10 @@ func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, wa
 		Timing:       a.cfg.Timing,
 		Started:      a.started,
 		GossipHealth: a.group.HealthScore(),
+		Notes:        notes,
+	}
+	if a.health != nil {
+		s.Checks = a.health.Status()
 	}
 	for _, m := range view.Members {
 		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since}

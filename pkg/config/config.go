@@ -48,6 +48,8 @@ const (
 	DefaultARPInterval = 1100 * time.Millisecond
 	// DefaultARPRefresh is how often held VIPs are re-announced.
 	DefaultARPRefresh = 60 * time.Second
+	// DefaultARPCache is how often a node shares its neighbour cache.
+	DefaultARPCache = 10 * time.Second
 	// DefaultMaxMoves is the default number of simultaneous rebalancing
 	// hand-overs (the original's AcquisitionsPerRound).
 	DefaultMaxMoves = 1
@@ -106,8 +108,13 @@ type Config struct {
 	SecretKeyFile string
 	// Insecure allows running without a key (gossip in clear text).
 	Insecure bool
-	// SecretKey is the decoded content of SecretKeyFile (nil when Insecure).
+	// SecretKey is the decoded content of SecretKeyFile (nil when Insecure):
+	// its first key, which encrypts what this node sends.
 	SecretKey []byte
+	// SecondaryKeys are the file's further keys (one per line), accepted
+	// when decrypting: a key rotation without downtime adds the new key as
+	// a second line everywhere, then swaps the lines, then drops the old one.
+	SecondaryKeys [][]byte
 	// Quorum is the number of live members (this node included) needed to
 	// take orphaned VIPs or rebalance. 0 means a majority of Peers; see
 	// QuorumNeeded. At most the number of peers (or 1 without peers).
@@ -174,6 +181,12 @@ type ARP struct {
 	// Refresh re-announces every held VIP this often, so that switch FDB
 	// entries and router ARP caches never age out. Default 60s; 0 disables.
 	Refresh time.Duration
+	// Cache is how often this node reads its neighbour (ARP/NDP) cache on
+	// the VIP interfaces and shares it with the group, so that a node
+	// taking over a VIP announces it by unicast to the hosts that were
+	// talking to the old owner (the original's Arp-Cache). Default 10s; 0
+	// disables.
+	Cache time.Duration
 	// Notify are hosts (routers) that also get unicast announcements. IP
 	// addresses without zone, each listed once.
 	Notify []netip.Addr

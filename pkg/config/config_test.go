@@ -94,6 +94,7 @@ func TestParseValidFile(t *testing.T) {
 			Repeat:   4,
 			Interval: time.Second,
 			Refresh:  0,
+			Cache:    DefaultARPCache,
 			Notify:   []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("2001:db8::1")},
 		},
 		Balance: Balance{MaxMoves: 0},
@@ -152,7 +153,7 @@ func TestDefaults(t *testing.T) {
 		ControlSocket: "/run/wackamole/wackamole.sock",
 		Timing:        TimingLAN,
 		DrainTimeout:  10 * time.Second,
-		ARP:           ARP{Repeat: 3, Interval: 1100 * time.Millisecond, Refresh: 60 * time.Second},
+		ARP:           ARP{Repeat: 3, Interval: 1100 * time.Millisecond, Refresh: 60 * time.Second, Cache: 10 * time.Second},
 		Balance:       Balance{MaxMoves: 1},
 		Hooks:         Hooks{Timeout: 10 * time.Second},
 		VIPs: []VIP{{
@@ -758,3 +759,25 @@ func TestParseDeterministic(t *testing.T) {
 }
 
 func mkfifo(name string) error { return syscall.Mkfifo(name, 0o600) }
+
+func TestKeyFileWithSeveralKeys(t *testing.T) {
+	k1, _ := GenerateKey()
+	k2, _ := GenerateKey()
+	keys, err := decodeKeys([]byte("# rotation, step 2\n" + k2 + "\n\n" + k1 + "\n"))
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("decodeKeys: %d keys, %v", len(keys), err)
+	}
+	for _, bad := range []string{"", "# only a comment\n", k1 + "\n" + k1, k1 + "\nnot base64!", strings.Repeat(k1+"\n", 1) + strings.Repeat("x", 3)} {
+		if _, err := decodeKeys([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	var many []string
+	for i := 0; i < maxKeys+1; i++ {
+		k, _ := GenerateKey()
+		many = append(many, k)
+	}
+	if _, err := decodeKeys([]byte(strings.Join(many, "\n"))); err == nil {
+		t.Error("accepted more than maxKeys keys")
+	}
+}

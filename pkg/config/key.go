@@ -59,6 +59,38 @@ func readKeyFile(name string) ([]byte, error) {
 
 // decodeKey decodes the content of a key file. Error messages never
 // include the content.
+// maxKeys bounds the keys of one key file (a rotation needs two).
+const maxKeys = 4
+
+// decodeKeys decodes a key file: one base64 key per line, the first one
+// primary; blank lines and lines starting with # are ignored.
+func decodeKeys(data []byte) ([][]byte, error) {
+	var keys [][]byte
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		key, err := decodeKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		for _, k := range keys {
+			if bytes.Equal(k, key) {
+				return nil, fmt.Errorf("line %d: the same key twice", i+1)
+			}
+		}
+		keys = append(keys, key)
+	}
+	switch {
+	case len(keys) == 0:
+		return nil, errors.New(`the key file is empty: fill it with "wackamole keygen"`)
+	case len(keys) > maxKeys:
+		return nil, fmt.Errorf("%d keys; at most %d (the first encrypts, the others are accepted during a rotation)", len(keys), maxKeys)
+	}
+	return keys, nil
+}
+
 func decodeKey(data []byte) ([]byte, error) {
 	text := bytes.TrimSpace(data)
 	if len(text) == 0 {

@@ -113,7 +113,7 @@ var (
 		"membership", "arp", "balance", "vip", "check", "hooks",
 	}
 	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval"}
-	arpKeys        = []string{"repeat", "interval", "refresh", "notify"}
+	arpKeys        = []string{"repeat", "interval", "refresh", "cache", "notify"}
 	balanceKeys    = []string{"max_moves"}
 	vipKeys        = []string{"name", "addresses", "prefer", "interface"}
 )
@@ -139,6 +139,7 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 			Repeat:   DefaultARPRepeat,
 			Interval: DefaultARPInterval,
 			Refresh:  DefaultARPRefresh,
+			Cache:    DefaultARPCache,
 		},
 		Balance: Balance{MaxMoves: DefaultMaxMoves},
 		Hooks:   Hooks{Timeout: DefaultHookTimeout},
@@ -200,6 +201,7 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 		d.integer(m, p, "repeat", &c.ARP.Repeat)
 		d.duration(m, p, "interval", &c.ARP.Interval)
 		d.duration(m, p, "refresh", &c.ARP.Refresh)
+		d.duration(m, p, "cache", &c.ARP.Cache)
 		if list, ok := d.strs(m, p, "notify"); ok {
 			c.ARP.Notify = make([]netip.Addr, len(list))
 			for i, s := range list {
@@ -337,12 +339,15 @@ func (d *decoder) secretKey(c *Config, file string, readKey func(string) ([]byte
 		d.r.add(p, err.Error())
 		return
 	}
-	key, err := decodeKey(data)
+	keys, err := decodeKeys(data)
 	if err != nil {
 		d.r.add(p, fmt.Sprintf("%s: %v", c.SecretKeyFile, err))
 		return
 	}
-	c.SecretKey = key
+	c.SecretKey = keys[0]
+	if len(keys) > 1 {
+		c.SecondaryKeys = keys[1:]
+	}
 }
 
 // unknown reports the keys of t that are not in known, suggesting the

@@ -157,6 +157,7 @@ func check(r *reporter, c *Config) {
 	}
 	nonNegative(ap.key("interval"), c.ARP.Interval)
 	nonNegative(ap.key("refresh"), c.ARP.Refresh)
+	nonNegative(ap.key("cache"), c.ARP.Cache)
 	notified := make(map[netip.Addr]int)
 	for i, a := range c.ARP.Notify {
 		p := ap.key("notify").index(i)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/wackamole/wackamole/arp"
@@ -15,6 +16,7 @@ import (
 	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/control"
+	"github.com/wackamole/wackamole/pkg/hooks"
 	"github.com/wackamole/wackamole/pkg/metrics"
 	"github.com/wackamole/wackamole/vip"
 )
@@ -30,6 +32,8 @@ type Daemon struct {
 	listener *arp.Listener
 	control  *control.Server
 	metrics  *metrics.Server // nil unless metrics_listen is set
+	checks   *checks
+	hooks    *hooks.Runner
 
 	reloadMu sync.Mutex // SIGHUP and the control socket may reload at once
 }
@@ -51,7 +55,7 @@ func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, er
 	}
 	mc.Seeds = c.Peers
 	if !c.Insecure {
-		mc.Key = c.SecretKey
+		mc.Key, mc.OldKeys = c.SecretKey, c.SecondaryKeys
 	}
 	t, err := membership.Profile(c.Timing)
 	if err != nil {
@@ -108,14 +112,26 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 		d.close()
 		return nil, err
 	}
+	var wake func()
+	d.checks = newChecks(c.Checks, log, func() {
+		if wake != nil {
+			wake()
+		}
+	})
+	d.hooks = hooks.New(c.Hooks, log)
 	d.agent, err = agent.New(agent.Options{
 		Config: c, Group: d.group, Binder: d.binder, Announcer: d.announce, Logger: log,
+		Health: d.checks, Hooks: d.hooks,
+		Neighbors: func(ifname string) ([]arp.Host, error) {
+			return arp.Neighbors(ifname, membership.MaxNeighbors, d.agent.Watched)
+		},
 	})
 	if err != nil {
 		d.group.Shutdown()
 		d.close()
 		return nil, err
 	}
+	wake = d.agent.Wake
 	d.listener = arp.NewListener(log, d.agent.Watched, func(cl arp.Claim) {
 		d.agent.Conflict(cl.Interface, cl.Addr, cl.MAC.String())
 	})
@@ -178,6 +194,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.close()
 	d.serve()
 	side, stopSide := context.WithCancel(context.Background())
+	d.checks.run(side)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -195,6 +212,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	err := d.agent.Run(ctx)
 	stopSide()
 	wg.Wait()
+	d.checks.wait()
+	d.hooks.Close()
 	return err
 }
 
@@ -207,13 +226,36 @@ func (d *Daemon) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// All or nothing: what the agent would refuse is refused before the
+	// keys change.
+	if err := agent.CheckReload(d.cfg, c); err != nil {
+		return err
+	}
+	if !c.Insecure && !keysEqual(d.cfg, c) {
+		if err := d.group.SetKeys(c.SecretKey, c.SecondaryKeys); err != nil {
+			return err
+		}
+	}
 	if err := d.agent.Reload(ctx, c); err != nil {
 		return err
 	}
+	if !hooksEqual(d.cfg.Hooks, c.Hooks) {
+		old := d.hooks
+		d.hooks = hooks.New(c.Hooks, d.log)
+		d.agent.SetHooks(d.hooks)
+		go old.Close()
+	}
+	d.checks.set(c.Checks)
 	d.listener.SetInterfaces(agent.Interfaces(c))
 	d.cfg = c
 	return nil
 }
+
+func keysEqual(a, b *config.Config) bool {
+	return slices.Equal(a.SecretKey, b.SecretKey) && slices.EqualFunc(a.SecondaryKeys, b.SecondaryKeys, slices.Equal)
+}
+
+func hooksEqual(a, b config.Hooks) bool { return a == b }
 
 func (d *Daemon) close() {
 	if d.control != nil {
