@@ -141,12 +141,14 @@ func benchTiming(ctx context.Context, c *cluster.Cluster, timing string, scenari
 	}
 	var notes []string
 	if idle > 0 {
-		before := usage(c)
+		// Let restarted daemons finish starting before measuring.
+		time.Sleep(3 * time.Second)
+		before, txBefore := usage(c), txBytes(ctx, c)
 		changes, err := c.Idle(ctx, idle)
 		if err != nil {
 			return nil, nil, err
 		}
-		after := usage(c)
+		after, txAfter := usage(c), txBytes(ctx, c)
 		notes = append(notes, fmt.Sprintf("%s: %d ownership changes in %v idle (false failovers)", timing, len(changes), idle))
 		for _, ch := range changes {
 			notes = append(notes, "  "+ch)
@@ -162,6 +164,11 @@ func benchTiming(ctx context.Context, c *cluster.Cluster, timing string, scenari
 			maxCPU = max(maxCPU, 100*(a.cpu-b.cpu).Seconds()/idle.Seconds())
 		}
 		notes = append(notes, fmt.Sprintf("%s: daemon RSS at most %.1f MB, idle CPU at most %.2f %% of one core", timing, maxRSS, maxCPU))
+		var maxTx float64
+		for name, a := range txAfter {
+			maxTx = max(maxTx, float64(a-txBefore[name])/idle.Seconds())
+		}
+		notes = append(notes, fmt.Sprintf("%s: at most %.0f bytes/s sent per node while idle (gossip, heartbeats, ARP refresh)", timing, maxTx))
 	}
 	return rows, notes, nil
 }
@@ -220,6 +227,22 @@ func usage(c *cluster.Cluster) map[int]procUsage {
 			}
 		}
 		out[p.Pid()] = u
+	}
+	return out
+}
+
+// txBytes reads how many bytes each node's eth0 has sent.
+func txBytes(ctx context.Context, c *cluster.Cluster) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, n := range c.Nodes {
+		data, err := n.Host.Run(ctx, "cat", "/sys/class/net/eth0/statistics/tx_bytes")
+		if err != nil {
+			continue
+		}
+		var v uint64
+		if _, err := fmt.Sscan(strings.TrimSpace(data), &v); err == nil {
+			out[n.Name] = v
+		}
 	}
 	return out
 }
