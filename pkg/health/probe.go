@@ -1,6 +1,8 @@
 package health
 
 import (
+	"github.com/wackamole/wackamole/pkg/internal/proc"
+
 	"context"
 	"errors"
 	"fmt"
@@ -28,8 +30,8 @@ func newProber(c config.Check) prober {
 	switch c.Kind {
 	case config.CheckExec:
 		argv := c.Command
-		env := []string{execPath, "WACKAMOLE_CHECK=" + c.Name}
-		p = func(ctx context.Context) error { return runExec(ctx, argv, env) }
+		env := []string{proc.Path, "WACKAMOLE_CHECK=" + c.Name}
+		p = func(ctx context.Context) error { return proc.Run(ctx, argv, env, proc.KillLeftovers) }
 	case config.CheckHTTP:
 		p = httpProber(c.URL, c.ExpectStatus)
 	case config.CheckTCP:

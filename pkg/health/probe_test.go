@@ -1,6 +1,8 @@
 package health
 
 import (
+	"github.com/wackamole/wackamole/pkg/internal/proc"
+
 	"context"
 	"net"
 	"net/http"
@@ -83,7 +85,7 @@ func TestProbeExec(t *testing.T) {
 		{"arguments, no shell", []string{script(t, `[ "$1" = 'a b' ] && [ "$2" = '$HOME' ] && [ $# = 2 ]`), "a b", "$HOME"}, ""},
 		{"stderr first line", []string{script(t, "echo ' first line ' >&2\necho second >&2\necho out\nexit 3")}, "exit status 3: first line"},
 		{"stderr control characters", []string{script(t, "printf 'a\\033[31mb\\r' >&2\nexit 1")}, "exit status 1: a?[31mb"},
-		{"stderr long line", []string{script(t, "head -c 5000 /dev/zero | tr '\\0' x >&2\nexit 1")}, "exit status 1: " + strings.Repeat("x", firstLineMax)},
+		{"stderr long line", []string{script(t, "head -c 5000 /dev/zero | tr '\\0' x >&2\nexit 1")}, "exit status 1: " + strings.Repeat("x", proc.FirstLineMax)},
 		{"signal", []string{script(t, "kill -TERM $$")}, "signal: terminated"},
 		{"missing program", []string{"/nonexistent/check"}, "fork/exec /nonexistent/check: no such file or directory"},
 		{"not executable", []string{"/etc/passwd"}, "fork/exec /etc/passwd: permission denied"},
@@ -164,7 +166,7 @@ func TestProbeExecLeftovers(t *testing.T) {
 }
 
 // TestProbeExecEscaped: a grandchild that left the process group and
-// holds stderr open delays the probe by waitDelay at most; the exit
+// holds stderr open delays the probe by proc.WaitDelay at most; the exit
 // status decides.
 func TestProbeExecEscaped(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/setsid"); err != nil {
@@ -182,7 +184,7 @@ func TestProbeExecEscaped(t *testing.T) {
 	if err != nil {
 		t.Errorf("Probe: %v", err)
 	}
-	if d := time.Since(start); d > waitDelay+time.Second {
+	if d := time.Since(start); d > proc.WaitDelay+time.Second {
 		t.Errorf("Probe returned after %v", d)
 	}
 	if !alive(pid) {

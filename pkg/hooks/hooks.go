@@ -26,6 +26,8 @@
 package hooks
 
 import (
+	"github.com/wackamole/wackamole/pkg/internal/proc"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -46,9 +48,6 @@ const (
 
 // QueueSize is the number of events each queue holds.
 const QueueSize = 64
-
-// hookPath is the whole PATH of a hook.
-const hookPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Event is something a hook is run for.
 type Event struct {
@@ -223,7 +222,7 @@ func (r *Runner) exec(ev Event) {
 	path := r.paths[ev.Kind]
 	argv := []string{path, ev.Kind, ev.VIP}
 	env := []string{
-		hookPath,
+		proc.Path,
 		"WACKAMOLE_EVENT=" + ev.Kind,
 		"WACKAMOLE_VIP=" + ev.VIP,
 		"WACKAMOLE_ADDRESSES=" + strings.Join(ev.Addresses, " "),
@@ -234,7 +233,7 @@ func (r *Runner) exec(ev Event) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
 	defer cancel()
 	start := time.Now()
-	err := runExec(ctx, argv, env)
+	err := proc.Run(ctx, argv, env, proc.KeepLeftovers)
 	if err != nil && ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
 		err = fmt.Errorf("timed out after %v (killed)", r.timeout)
 	}

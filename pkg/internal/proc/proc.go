@@ -1,8 +1,8 @@
-package hooks
-
-// The process handling here mirrors pkg/health's (exec.go), except that a
-// hook's background processes are left alone when it exits. Keep the two
-// in step.
+// Package proc runs the short programs the daemon starts: health checks
+// and hooks. Each runs without a shell and without the daemon's
+// environment, in a process group of its own that is killed as a whole on
+// timeout, and its error carries the first line of its standard error.
+package proc
 
 import (
 	"bytes"
@@ -18,18 +18,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// waitDelay bounds how long Wait waits for the stderr pipe after the hook
-// exited or was killed: a process it started may hold the pipe open.
-const waitDelay = 500 * time.Millisecond
+// Path is the whole PATH of a program: programs do not inherit the
+// daemon's environment, so that they behave the same whether the daemon
+// was started by systemd or by hand.
+const Path = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
-// runExec runs argv (no shell) with env, stdin and stdout on /dev/null
-// and the working directory "/". The hook gets a process group of its
-// own, killed as a whole when ctx is done. Processes it leaves running
-// when it exits are left alone: starting something that outlives the hook
-// may be what it is for.
+// WaitDelay bounds how long Wait waits for the stderr pipe after the
+// program exited or was killed: a grandchild that left the process group
+// may hold the pipe open.
+const WaitDelay = 500 * time.Millisecond
+
+// Leftovers says what happens to the processes a program leaves running in
+// its group when it exits.
+type Leftovers bool
+
+const (
+	// KillLeftovers kills them: a health check that runs every few seconds
+	// must not pile up processes.
+	KillLeftovers Leftovers = true
+	// KeepLeftovers leaves them alone: starting something that outlives
+	// it may be what a hook is for.
+	KeepLeftovers Leftovers = false
+)
+
+// Run runs argv (no shell) with env, stdin and stdout on /dev/null and
+// the working directory "/". The program gets a process group of its own,
+// killed as a whole when ctx is done; what it leaves running when it exits
+// is killed or kept as leftovers says.
 //
 // The error carries the exit status and the first line of stderr.
-func runExec(ctx context.Context, argv, env []string) error {
+func Run(ctx context.Context, argv, env []string, leftovers Leftovers) error {
 	if len(argv) == 0 {
 		return errors.New("no command")
 	}
@@ -40,12 +58,17 @@ func runExec(ctx context.Context, argv, env []string) error {
 	cmd.Dir = "/"
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = g.kill
-	cmd.WaitDelay = waitDelay
+	cmd.Cancel = func() error { return g.kill(false) }
+	cmd.WaitDelay = WaitDelay
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	g.awaitExit()
+	if leftovers == KillLeftovers {
+		g.kill(true)
+	} else {
+		g.markExited()
+	}
 	err := cmd.Wait()
 	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
 		// It exited 0; only a process it started held stderr.
@@ -63,41 +86,49 @@ func runExec(ctx context.Context, argv, env []string) error {
 	return err
 }
 
-// group is the process group of a started hook, which leads it.
+// group is the process group of a started program, which leads it.
 //
 // Killing a group by number is safe only while the number cannot name
 // another group: while the leader is not reaped (a zombie keeps its pid,
 // and so the group id, reserved). So the leader's exit is awaited without
-// reaping it and marked, and only then is it reaped by Wait; a Cancel
-// after the mark does nothing.
+// reaping it, the group killed, and only then is it reaped by Wait;
+// exited stops a late Cancel from killing by a number that may have been
+// reused by then.
 type group struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	exited bool
 }
 
-// awaitExit waits until the leader has exited, leaving it a zombie, and
-// marks it exited.
+// awaitExit waits until the leader has exited, leaving it a zombie.
 func (g *group) awaitExit() {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, g.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if err != unix.EINTR {
-			break
+			// On another error (none is expected) Wait still reaps;
+			// only the leftovers may survive.
+			return
 		}
 	}
+}
+
+// markExited makes later kills do nothing.
+func (g *group) markExited() {
 	g.mu.Lock()
 	g.exited = true
 	g.mu.Unlock()
 }
 
-// kill kills the group with SIGKILL unless the leader has exited.
-func (g *group) kill() error {
+// kill kills the group with SIGKILL. final marks the leader as exited:
+// later calls do nothing.
+func (g *group) kill(final bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.exited {
 		return os.ErrProcessDone
 	}
+	g.exited = final
 	// Exec sets Process before it starts the goroutine that calls
 	// Cancel. Never kill group 0 (ours) or -1 (every process).
 	pid := g.cmd.Process.Pid
@@ -113,11 +144,11 @@ func (g *group) kill() error {
 	return nil
 }
 
-// firstLineMax bounds the stderr line kept for the log.
-const firstLineMax = 200
+// FirstLineMax bounds the stderr line kept for the log.
+const FirstLineMax = 200
 
 // firstLine is an io.Writer that keeps the first line written to it, at
-// most firstLineMax bytes, and discards everything else.
+// most FirstLineMax bytes, and discards everything else.
 type firstLine struct {
 	buf  []byte
 	done bool
@@ -131,7 +162,7 @@ func (w *firstLine) Write(p []byte) (int, error) {
 	if i := bytes.IndexByte(p, '\n'); i >= 0 {
 		p, w.done = p[:i], true
 	}
-	if room := firstLineMax - len(w.buf); len(p) > room {
+	if room := FirstLineMax - len(w.buf); len(p) > room {
 		p, w.done = p[:room], true
 	}
 	w.buf = append(w.buf, p...)
