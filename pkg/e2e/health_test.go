@@ -142,3 +142,27 @@ func TestTakeoverAnnouncesToTheOldOwnersClients(t *testing.T) {
 	}
 	t.Logf("unicast announcement seen by the client: %s", strings.TrimSpace(found))
 }
+
+// Held VIPs are announced again every arp.refresh, so that switch and
+// router caches never age out into a black hole (MetalLB issue 2910).
+func TestPeriodicReannouncement(t *testing.T) {
+	c := newCluster(t, cluster.Options{Nodes: 3, Extra: "\n[arp]\nrepeat = 1\nrefresh = \"500ms\"\n"})
+	h := start(t, c)
+	v := c.VIPs[0]
+	owner := c.Node(cluster.Owner(h, v))
+	capture := filepath.Join(t.TempDir(), "arp.txt")
+	tcpdump, err := c.Lab.Client.Start("tcpdump", []string{"-i", "eth0", "-n", "-e", "-l", "arp"}, capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2600 * time.Millisecond)
+	tcpdump.Kill()
+	tcpdump.Wait(2 * time.Second)
+	out, _ := os.ReadFile(capture)
+	garp := fmt.Sprintf("%s > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 60: Request who-has %s tell %s", owner.Host.MAC, v, v)
+	if n := strings.Count(string(out), garp); n < 3 {
+		t.Fatalf("%d gratuitous announcements of %s in 2.6 s with refresh 500ms; capture:\n%s", n, v, out)
+	} else {
+		t.Logf("%d refreshes of %s in 2.6 s", n, v)
+	}
+}
