@@ -168,3 +168,26 @@ func TestBadConfigOnReloadIsRejected(t *testing.T) {
 	}
 	stable(t, c, 2*time.Second, h)
 }
+
+// A VIP added to every node's file and loaded with SIGHUP is planned and
+// taken like the others, without disturbing the VIPs that stayed.
+func TestReloadWithANewVIP(t *testing.T) {
+	c := newCluster(t, cluster.Options{Nodes: 3})
+	h := start(t, c)
+	c.VIPs = append(c.VIPs, c.Lab.VIP(len(c.VIPs)))
+	for _, n := range c.Nodes {
+		if err := c.WriteConfig(n, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Process().Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := converge(t, c, 20*time.Second, c.Nodes...)
+	for v, hs := range h {
+		if after[v][0] != hs[0] {
+			t.Errorf("%s moved from %s to %s on a reload that only added a VIP", v, hs[0], after[v][0])
+		}
+	}
+	stable(t, c, time.Second, after)
+}
