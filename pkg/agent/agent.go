@@ -129,6 +129,8 @@ type Agent struct {
 	hadQuorum   bool
 	noEligible  bool
 	lastMeta    []byte
+	refresh     *time.Ticker // arp.refresh; reset on reload
+	share       *time.Ticker // arp.cache; reset on reload
 	stopping    bool
 	stopDone    chan struct{}
 	drainWaiter []chan error
@@ -280,10 +282,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer mature.Stop()
 	settled := time.NewTimer(a.cfg.Mature + a.settle)
 	defer settled.Stop()
-	refresh := newTicker(a.cfg.ARP.Refresh)
-	defer refresh.Stop()
-	share := newTicker(a.cfg.ARP.Cache)
-	defer share.Stop()
+	a.refresh = newTicker(a.cfg.ARP.Refresh)
+	defer a.refresh.Stop()
+	a.share = newTicker(a.cfg.ARP.Cache)
+	defer a.share.Stop()
 	a.shareNeighbors()
 	announce := time.NewTimer(time.Hour)
 	defer announce.Stop()
@@ -315,11 +317,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-resync.C:
 		case <-mature.C:
 		case <-settled.C:
-		case <-refresh.C:
+		case <-a.refresh.C:
 			for name := range a.held {
 				a.schedule(name, 1, "refresh")
 			}
-		case <-share.C:
+		case <-a.share.C:
 			a.shareNeighbors()
 		case <-announce.C:
 			a.announceDue()
@@ -452,13 +454,23 @@ func (a *Agent) heldNames() []string {
 	return out
 }
 
+// newTicker returns a ticker of period d, stopped if d is not positive.
 func newTicker(d time.Duration) *time.Ticker {
-	if d <= 0 {
-		t := time.NewTicker(time.Hour)
-		t.Stop()
-		return t
+	t := time.NewTicker(time.Hour)
+	resetTicker(t, d)
+	return t
+}
+
+// resetTicker gives t the period d, or stops it if d is not positive.
+func resetTicker(t *time.Ticker, d time.Duration) {
+	if t == nil {
+		return
 	}
-	return time.NewTicker(d)
+	if d <= 0 {
+		t.Stop()
+		return
+	}
+	t.Reset(d)
 }
 
 func findVIP(c *config.Config, name string) (config.VIP, bool) {

@@ -101,6 +101,12 @@ func (a *Agent) reload(c *config.Config) error {
 		}
 	}
 	a.setConfig(c)
+	if old.ARP.Refresh != c.ARP.Refresh {
+		resetTicker(a.refresh, c.ARP.Refresh)
+	}
+	if old.ARP.Cache != c.ARP.Cache {
+		resetTicker(a.share, c.ARP.Cache)
+	}
 	a.log.Info("configuration reloaded", "file", c.Path, "vips", len(c.VIPs), "fingerprint", c.Fingerprint()[:16])
 	return nil
 }
