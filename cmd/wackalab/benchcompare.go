@@ -1,0 +1,428 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"debug/buildinfo"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func init() {
+	register(&command{
+		Name:    "bench-compare",
+		Args:    "[-runs N] [-tools LIST] [-scenarios crash,graceful,partition] [-partition D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
+		Summary: "failover side by side with keepalived and ucarp: outage, takeover, split brain",
+		Help:    benchCompareHelp,
+		Run:     runBenchCompare,
+	})
+}
+
+const benchCompareHelp = `DESCRIPTION
+    Measures the same failovers with wackamole and with the tools it
+    replaces, each in a namespace lab of its own: three nodes sharing three
+    VIPs, a client pinging the VIP under test every 10 ms, the holders of
+    every VIP read from the nodes' interfaces every 10 ms (netlink). The
+    tools run one after another, so they never compete for the CPU. It
+    prints a line per run and, at the end, a table with the date, every
+    tool's settings, the versions of the programs and the machine's load.
+
+    Tools (-tools):
+      wackamole-lan    wackamole built from this tree, timing = "lan"
+      wackamole-fast   the same, timing = "fast"
+      keepalived-1     keepalived (VRRPv2), advert_int 1
+      keepalived-min   keepalived (VRRPv3), advert_int of -keepalived-min
+                       (default 10ms: 0.01, the smallest keepalived accepts)
+      ucarp-1          ucarp, advbase 1 (its smallest: whole seconds only)
+
+    keepalived and ucarp are set up the standard way to share N VIPs over N
+    nodes: one VRRP/CARP instance per VIP, node K preferred for VIP K.
+    keepalived: one vrrp_instance per VIP in one process per node, state
+    MASTER and priority 150 on the preferred node, 100 and 50 on the others
+    (rotated), preemption on, multicast advertisements without
+    authentication, VIP 198.18.0.10x/32 dev eth0, garp_master_delay 0 (one
+    burst of gratuitous ARPs on becoming master) and garp_master_refresh 10;
+    run as "keepalived --vrrp --dont-fork --log-console --log-detail
+    --no-syslog" with its own configuration and pid files. ucarp: one
+    process per VIP per node, advskew 0, 50 and 100 rotated, --preempt (or
+    a node that comes back never takes its VIP back), --shutdown (or a
+    stopped ucarp leaves the address on the interface), up and down
+    scripts that run "ip addr add/del VIP/32 dev eth0".
+
+    Scenarios (-scenarios), each -runs times per tool, on the current owner
+    of a VIP (the node that has the address; another VIP each run):
+      crash      all its daemons are killed (SIGKILL) and its link taken
+                 down, as in a power failure
+      graceful   its daemons get SIGTERM
+      partition  it is cut off from the other nodes at the switch (no IP
+                 packet either way, ARP still flows) for -partition, while
+                 the client still reaches every node; then healed. The cut
+                 is made with nftables on the lab's bridge, not on the node,
+                 because ucarp's libpcap sockets bypass a node's firewall.
+
+    Per run it records the client-visible outage (the longest time without
+    an echo reply), the takeover time (from the fault until another node
+    has the address) and every period in which two nodes held one VIP: a
+    brief overlap when the nodes could hear each other and it lasted at
+    most 1 s (a make-before-break hand-over, or two masters sorting
+    themselves out), a split brain otherwise, with whether it outlived the
+    partition. Between runs the owner comes back (after a crash: link up
+    and the VIPs its killed daemon left removed, as by a reboot), daemons
+    are restarted and the initial state must hold for 1 s: wackamole
+    converged, keepalived and ucarp with every node master of its own VIP.
+
+    The figures depend on the machine's load: the table records the load
+    average before and after. Run nothing heavy beside it.
+
+OPTIONS
+    -runs N              runs per tool and scenario (default 3)
+    -tools LIST          comma-separated (default wackamole-lan,
+                         wackamole-fast,keepalived-1,keepalived-min,ucarp-1)
+    -scenarios LIST      comma-separated (default crash,graceful,partition)
+    -partition D         how long a partition lasts (default 8s; longer than
+                         every tool's takeover, about 3.6 s for keepalived-1)
+    -keepalived-min D    advert_int of keepalived-min (default 10ms; 10ms
+                         to 1s in steps of 10ms)
+    -prefix P            namespace prefix: tool number I runs in namespaces
+                         PI-br, PI-cl, PI-n1, ... (default "wk" and 6 random
+                         hex digits)
+    -out FILE            also write the table to FILE
+    -v                   print every change of holders during each run,
+                         in milliseconds from the fault
+
+REQUIREMENTS
+    root, iproute2, nftables, and the Debian packages keepalived and ucarp
+    for their rows ("make deps" installs them).
+
+EXIT STATUS
+    0 when every run succeeded, 1 when one failed (the table says which and
+    why), 2 on a bad command line, 130 when interrupted.
+`
+
+// compareConfig is a parsed bench-compare command line.
+type compareConfig struct {
+	Runs      int
+	Tools     []compareTool
+	Scenarios []compareScenario
+	Hold      time.Duration
+	Settle    time.Duration
+	Prefix    string
+	Out       string
+	Verbose   bool
+}
+
+func parseCompareArgs(args []string, stderr io.Writer) (compareConfig, error) {
+	fs := flag.NewFlagSet("bench-compare", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	runs := fs.Int("runs", 3, "")
+	tools := fs.String("tools", defaultCompareTools, "")
+	scenarios := fs.String("scenarios", "crash,graceful,partition", "")
+	hold := fs.Duration("partition", 8*time.Second, "")
+	kaMin := fs.Duration("keepalived-min", 10*time.Millisecond, "")
+	prefix := fs.String("prefix", "", "")
+	out := fs.String("out", "", "")
+	verbose := fs.Bool("v", false, "")
+	if err := fs.Parse(args); err != nil {
+		return compareConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return compareConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg := compareConfig{Runs: *runs, Hold: *hold, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose}
+	if cfg.Runs < 1 {
+		return cfg, fmt.Errorf("-runs %d: want at least 1", cfg.Runs)
+	}
+	if cfg.Hold < time.Second {
+		return cfg, fmt.Errorf("-partition %v: want at least 1s", cfg.Hold)
+	}
+	if *kaMin < 10*time.Millisecond || *kaMin > time.Second || *kaMin%(10*time.Millisecond) != 0 {
+		return cfg, fmt.Errorf("-keepalived-min %v: want 10ms to 1s in steps of 10ms", *kaMin)
+	}
+	var err error
+	if cfg.Tools, err = parseCompareTools(*tools, *kaMin); err != nil {
+		return cfg, fmt.Errorf("-tools: %w", err)
+	}
+	if cfg.Scenarios, err = parseCompareScenarios(*scenarios); err != nil {
+		return cfg, fmt.Errorf("-scenarios: %w", err)
+	}
+	if cfg.Prefix == "" {
+		b := make([]byte, 3)
+		rand.Read(b)
+		cfg.Prefix = "wk" + hex.EncodeToString(b)
+	}
+	// The lab adds a digit and "-br" and so on; keep to its rules.
+	if len(cfg.Prefix) > 30 || strings.Trim(cfg.Prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return cfg, fmt.Errorf("-prefix %q: want at most 30 letters, digits, '_' or '-'", cfg.Prefix)
+	}
+	return cfg, nil
+}
+
+func runBenchCompare(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseCompareArgs(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wackalab bench-compare: %v\nusage: wackalab bench-compare %s\n", err, commands["bench-compare"].Args)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := compare(ctx, cfg, stdout)
+	if rep.Date.IsZero() && ctx.Err() == nil {
+		// Nothing ran.
+		fmt.Fprintln(stderr, "wackalab bench-compare:", err)
+		return exitFail
+	}
+	if rep.Date.IsZero() {
+		fmt.Fprintln(stderr, "wackalab bench-compare: interrupted")
+		return 130
+	}
+	table := rep.format()
+	fmt.Fprint(stdout, "\n"+table)
+	if cfg.Out != "" {
+		if werr := os.WriteFile(cfg.Out, []byte(table), 0o644); werr != nil {
+			fmt.Fprintln(stderr, "wackalab bench-compare:", werr)
+			return exitFail
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "wackalab bench-compare: interrupted")
+		return 130
+	case err != nil:
+		fmt.Fprintln(stderr, "wackalab bench-compare:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// compare runs the comparison. It returns an error when a run failed or a
+// tool could not be measured; the report then holds what was measured (a
+// zero Date if nothing ran).
+func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compareReport, error) {
+	if err := checkCompareDeps(cfg); err != nil {
+		return compareReport{}, err
+	}
+	dir, err := os.MkdirTemp("", "wackalab-compare-")
+	if err != nil {
+		return compareReport{}, err
+	}
+	defer os.RemoveAll(dir)
+	var wackamole string
+	if slices.ContainsFunc(cfg.Tools, func(t compareTool) bool { return t.Kind == "wackamole" }) {
+		bins, err := buildTools(ctx, dir, "cmd/wackamole")
+		if err != nil {
+			return compareReport{}, err
+		}
+		wackamole = bins["wackamole"]
+	}
+	rep := compareReport{
+		Date:      time.Now(),
+		Runs:      cfg.Runs,
+		Hold:      cfg.Hold,
+		Tools:     cfg.Tools,
+		Scenarios: cfg.Scenarios,
+		Versions:  compareVersions(ctx, cfg.Tools, wackamole),
+	}
+	loadBefore := loadAverages()
+	var errs []error
+	for i, t := range cfg.Tools {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(progress, "== %s: %s\n", t.Name, t.settings())
+		c, err := newCompareSystem(ctx, t, dir, cfg.Prefix+strconv.Itoa(i+1), wackamole, nil)
+		if err != nil {
+			rep.Aborted = append(rep.Aborted, fmt.Sprintf("%s: %v", t.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
+			continue
+		}
+		results, err := runCompareTool(ctx, c, t.Name, compareOpts{Runs: cfg.Runs, Scenarios: cfg.Scenarios, Hold: cfg.Hold, Settle: cfg.Settle, Dir: dir, Out: progress, Verbose: cfg.Verbose})
+		rep.Results = append(rep.Results, results...)
+		failed := err != nil
+		for _, r := range results {
+			if r.Err != nil {
+				failed = true
+				errs = append(errs, fmt.Errorf("%s %s run %d: %w", t.Name, r.Scenario, r.Run, r.Err))
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			rep.Aborted = append(rep.Aborted, fmt.Sprintf("%s: %v", t.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
+		}
+		if failed && ctx.Err() == nil {
+			fmt.Fprintf(progress, "%s daemon logs:\n%s", t.Name, c.Logs(20))
+		}
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: removing the lab: %w", t.Name, err))
+		}
+	}
+	rep.Machine = fmt.Sprintf("%d CPUs (%s), load average %s before, %s after", runtime.NumCPU(), kernelRelease(), loadBefore, loadAverages())
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return rep, errors.Join(errs...)
+}
+
+// checkCompareDeps fails early, before the build, when a program the
+// selected tools and scenarios need is missing.
+func checkCompareDeps(cfg compareConfig) error {
+	if os.Geteuid() != 0 {
+		return errors.New("network namespaces need root")
+	}
+	need := []string{"ip"}
+	for _, t := range cfg.Tools {
+		if t.Command != "" && !slices.Contains(need, t.Command) {
+			need = append(need, t.Command)
+		}
+	}
+	if slices.Contains(cfg.Scenarios, comparePartition) {
+		need = append(need, "nft")
+	}
+	var missing []string
+	for _, c := range need {
+		if _, err := exec.LookPath(c); err != nil {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s not found: install them (make deps)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// compareVersions describes the programs compared: one line each.
+func compareVersions(ctx context.Context, tools []compareTool, wackamole string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range tools {
+		if seen[t.Kind] {
+			continue
+		}
+		seen[t.Kind] = true
+		switch t.Kind {
+		case "wackamole":
+			out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole))
+		case "keepalived":
+			out = append(out, "keepalived: "+firstNonEmptyLine(commandOutput(ctx, "keepalived", "--version"))+debVersion(ctx, "keepalived"))
+		case "ucarp":
+			out = append(out, "ucarp: "+firstNonEmptyLine(commandOutput(ctx, "ucarp", "--help"))+debVersion(ctx, "ucarp"))
+		}
+	}
+	return out
+}
+
+// wackamoleVersion is the binary's --version and the commit it was built
+// from: the one go build stamped, or else (builds with -buildvcs=false)
+// what git says of the source tree.
+func wackamoleVersion(ctx context.Context, bin string) string {
+	v := strings.TrimSpace(strings.TrimPrefix(firstNonEmptyLine(commandOutput(ctx, bin, "--version")), "wackamole"))
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return v
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	switch {
+	case rev != "":
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += ", commit " + rev
+		if modified == "true" {
+			v += " with uncommitted changes"
+		}
+	default:
+		if desc := gitDescribe(ctx); desc != "" {
+			v += ", source tree at " + desc + " (git describe --always --dirty)"
+		}
+	}
+	return v + ", " + info.GoVersion
+}
+
+// gitDescribe describes the wackamole source tree's commit, "" if git
+// cannot.
+func gitDescribe(ctx context.Context) string {
+	goBin, err := goTool()
+	if err != nil {
+		return ""
+	}
+	root, err := moduleRoot(ctx, goBin)
+	if err != nil {
+		return ""
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--tags", "--always", "--dirty").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commandOutput runs a command briefly and returns its output, or the error.
+func commandOutput(ctx context.Context, name string, args ...string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if len(strings.TrimSpace(string(out))) == 0 && err != nil {
+		return err.Error()
+	}
+	return string(out)
+}
+
+// firstNonEmptyLine returns the first non-empty line of s, trimmed.
+func firstNonEmptyLine(s string) string {
+	for line := range strings.Lines(s) {
+		if t := strings.TrimSpace(line); t != "" {
+			return t
+		}
+	}
+	return "?"
+}
+
+// debVersion returns ", Debian package VERSION" if dpkg knows pkg.
+func debVersion(ctx context.Context, pkg string) string {
+	out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f", "${Version}", pkg).Output()
+	if err != nil || len(out) == 0 {
+		return ""
+	}
+	return ", Debian package " + strings.TrimSpace(string(out))
+}
+
+// loadAverages returns the 1, 5 and 15 minute load averages.
+func loadAverages() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// kernelRelease returns the running kernel's release.
+func kernelRelease() string {
+	data, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "Linux"
+	}
+	return "Linux " + strings.TrimSpace(string(data))
+}
