@@ -226,6 +226,13 @@ converged; keepalived and ucarp: every node master of its own VIP).
 	if rep.Machine != "" {
 		fmt.Fprintf(&b, "Machine: %s\n", rep.Machine)
 	}
+	var pollGap time.Duration
+	for _, r := range rep.Results {
+		pollGap = max(pollGap, r.PollGap)
+	}
+	if pollGap > 0 {
+		fmt.Fprintf(&b, "Holder polls: every 10 ms, at worst %d ms apart (the resolution of takeover and overlaps)\n", pollGap.Round(time.Millisecond).Milliseconds())
+	}
 	if len(errs) > 0 || len(rep.Aborted) > 0 {
 		b.WriteString("Failures:\n")
 		for _, e := range append(errs, rep.Aborted...) {

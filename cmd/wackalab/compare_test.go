@@ -193,6 +193,7 @@ func TestReportFormat(t *testing.T) {
 		return compareRun{Tool: tool, Scenario: s, Run: n, Outage: outage, Lost: int(outage / ms(10)), runAnalysis: runAnalysis{TookOver: true, Takeover: takeover}}
 	}
 	split := mk("keepalived-1", comparePartition, 1, ms(17), ms(3570))
+	split.PollGap = ms(23)
 	split.Split, split.SplitVIPs, split.UntilHeal, split.AfterHeal = ms(4010), 3, true, ms(545)
 	hand := mk("wackamole-fast", compareGraceful, 1, ms(22), ms(11))
 	hand.HandOver = ms(10)
@@ -259,6 +260,7 @@ func TestReportFormat(t *testing.T) {
 		"  ucarp-1         advbase 1, advskew 0/50/100 rotated, --preempt --shutdown",
 		"Versions:\n  keepalived: Keepalived v2.2.7 (01/16,2022)\n",
 		"Machine: 2 CPUs, load average 1.29",
+		"Holder polls: every 10 ms, at worst 23 ms apart",
 		"Failures:\n  ucarp-1 crash run 2: 198.18.0.101 not reachable again\n  ucarp-1: not back in the initial state\n",
 	} {
 		if !strings.Contains(out, want) {
