@@ -123,7 +123,7 @@ type compareConfig struct {
 	Verbose   bool
 }
 
-func parseCompareArgs(args []string, stderr io.Writer) (compareConfig, error) {
+func parseCompareArgs(args []string) (compareConfig, error) {
 	fs := flag.NewFlagSet("bench-compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	runs := fs.Int("runs", 3, "")
@@ -170,7 +170,7 @@ func parseCompareArgs(args []string, stderr io.Writer) (compareConfig, error) {
 }
 
 func runBenchCompare(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseCompareArgs(args, stderr)
+	cfg, err := parseCompareArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "wackalab bench-compare: %v\nusage: wackalab bench-compare %s\n", err, commands["bench-compare"].Args)
 		return exitUsage

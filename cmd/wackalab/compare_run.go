@@ -76,6 +76,9 @@ type compareOpts struct {
 func runCompareTool(ctx context.Context, c compareSystem, name string, opts compareOpts) ([]compareRun, error) {
 	var out []compareRun
 	nvips := len(c.VIPs())
+	if nvips == 0 {
+		return nil, fmt.Errorf("%s: no VIPs to measure", name)
+	}
 	i := 0
 	for _, s := range opts.Scenarios {
 		for run := 1; run <= opts.Runs; run++ {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -299,7 +298,7 @@ func TestRunLineAndTimeline(t *testing.T) {
 }
 
 func TestParseCompareArgs(t *testing.T) {
-	cfg, err := parseCompareArgs(nil, io.Discard)
+	cfg, err := parseCompareArgs(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +312,7 @@ func TestParseCompareArgs(t *testing.T) {
 	if cfg.Tools[3].Advert != 10*time.Millisecond || cfg.Tools[2].Advert != time.Second || cfg.Tools[0].Timing != "lan" {
 		t.Errorf("tool settings: %+v", cfg.Tools)
 	}
-	cfg, err = parseCompareArgs([]string{"-runs", "1", "-tools", "keepalived-min, ucarp-1", "-scenarios", "partition", "-keepalived-min", "100ms", "-partition", "5s", "-prefix", "wkt1", "-out", "x.txt", "-v"}, io.Discard)
+	cfg, err = parseCompareArgs([]string{"-runs", "1", "-tools", "keepalived-min, ucarp-1", "-scenarios", "partition", "-keepalived-min", "100ms", "-partition", "5s", "-prefix", "wkt1", "-out", "x.txt", "-v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +332,7 @@ func TestParseCompareArgs(t *testing.T) {
 		{"-bogus"},
 		{"extra"},
 	} {
-		if _, err := parseCompareArgs(args, io.Discard); err == nil {
+		if _, err := parseCompareArgs(args); err == nil {
 			t.Errorf("%q: no error", args)
 		}
 	}
