@@ -25,7 +25,7 @@ import (
 func init() {
 	register(&command{
 		Name:    "soak",
-		Args:    "[-minutes M] [-seed S] [-dir DIR] [-timing lan|fast] [-quiet D] [-tolerance D] [-prefix PREFIX] [-v]",
+		Args:    "[-minutes M] [-seed S] [-dir DIR] [-timing lan|fast] [-quiet D] [-tolerance D] [-max-overlap D] [-prefix PREFIX] [-v]",
 		Summary: "random faults on 5 nodes for M minutes while invariants are checked",
 		Help:    soakHelp,
 		Run:     runSoak,
@@ -77,6 +77,8 @@ const soakHelp = `DESCRIPTION
       stop-failed        SIGTERM makes a daemon exit 0 within 15 s
       log                no daemon log shows "panic", "fatal error" or a
                          data race
+      long-overlap       only with -max-overlap D: no VIP is on two
+                         reachable nodes for longer than D, faults or not
     Converged means no fault injected or undone for the quiet time (-quiet,
     default 5 s: twice the failure timeout + mature + settle of the lan
     profile).
@@ -87,7 +89,11 @@ const soakHelp = `DESCRIPTION
     total time. The daemons' logs, configurations, the schedule and the
     report stay in the log directory, which is printed. On a violation it
     prints each one (what, when, the holders at that moment) and the tail
-    of the daemons' logs.
+    of the daemons' logs. When a violation is found, or a daemon is still
+    running 3.5 s after SIGTERM, every daemon's own view (its control-socket
+    status: members, plan, why a VIP waits) is saved to status-*.txt in
+    the log directory, while it lasts. The summary also lists the longest
+    periods a VIP was on two reachable nodes, faults or not.
 
 OPTIONS
     -minutes M         length of the fault schedule (default 30; fractions
@@ -99,6 +105,8 @@ OPTIONS
     -quiet D           convergence window (default 5s)
     -tolerance D       how long a converged group may show a VIP twice or
                        not at all (default 200ms)
+    -max-overlap D     make a VIP on two reachable nodes for longer than D
+                       a violation even during faults (default 0: off)
     -prefix PREFIX     namespace prefix (default: wk + 6 random hex digits)
     -v                 print the lab's progress messages to standard error
 
@@ -115,6 +123,7 @@ type soakOptions struct {
 	timing    string
 	quiet     time.Duration
 	tolerance time.Duration
+	overlap   time.Duration
 	prefix    string
 	verbose   bool
 }
@@ -130,6 +139,7 @@ func parseSoak(args []string) (soakOptions, error) {
 	fs.StringVar(&opt.timing, "timing", "lan", "")
 	fs.DurationVar(&opt.quiet, "quiet", cluster.DefaultQuiet, "")
 	fs.DurationVar(&opt.tolerance, "tolerance", cluster.DefaultTolerance, "")
+	fs.DurationVar(&opt.overlap, "max-overlap", 0, "")
 	fs.StringVar(&opt.prefix, "prefix", "", "")
 	fs.BoolVar(&opt.verbose, "v", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -148,6 +158,8 @@ func parseSoak(args []string) (soakOptions, error) {
 		return opt, fmt.Errorf("-quiet %v: want a positive duration", opt.quiet)
 	case opt.tolerance <= 0:
 		return opt, fmt.Errorf("-tolerance %v: want a positive duration", opt.tolerance)
+	case opt.overlap < 0:
+		return opt, fmt.Errorf("-max-overlap %v: want a positive duration, or 0 for none", opt.overlap)
 	}
 	if !opt.seedSet {
 		var b [8]byte
@@ -234,11 +246,12 @@ func soak(ctx context.Context, opt soakOptions, stdout, stderr io.Writer) int {
 	}
 	say("lab %s; starting the daemons", c.Lab.Prefix)
 	rep, err := c.Soak(ctx, cluster.SoakOptions{
-		Duration:  minutes,
-		Seed:      opt.seed,
-		Quiet:     opt.quiet,
-		Tolerance: opt.tolerance,
-		Progress:  func(line string) { say("%s", line) },
+		Duration:   minutes,
+		Seed:       opt.seed,
+		Quiet:      opt.quiet,
+		Tolerance:  opt.tolerance,
+		MaxOverlap: opt.overlap,
+		Progress:   func(line string) { say("%s", line) },
 	})
 	tails := ""
 	if err != nil || len(rep.Violations) > 0 {

@@ -15,11 +15,11 @@ func TestParseSoak(t *testing.T) {
 	if opt.minutes != 30 || opt.seedSet || opt.seed < 0 || opt.timing != "lan" || opt.quiet != 5*time.Second || opt.tolerance != 200*time.Millisecond {
 		t.Errorf("defaults: %+v", opt)
 	}
-	opt, err = parseSoak([]string{"-minutes", "0.5", "-seed", "0", "-dir", "/tmp/x", "-timing", "fast", "-quiet", "7s", "-tolerance", "300ms", "-prefix", "wkq", "-v"})
+	opt, err = parseSoak([]string{"-minutes", "0.5", "-seed", "0", "-dir", "/tmp/x", "-timing", "fast", "-quiet", "7s", "-tolerance", "300ms", "-max-overlap", "1s", "-prefix", "wkq", "-v"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := soakOptions{minutes: 0.5, seed: 0, seedSet: true, dir: "/tmp/x", timing: "fast", quiet: 7 * time.Second, tolerance: 300 * time.Millisecond, prefix: "wkq", verbose: true}
+	want := soakOptions{minutes: 0.5, seed: 0, seedSet: true, dir: "/tmp/x", timing: "fast", quiet: 7 * time.Second, tolerance: 300 * time.Millisecond, overlap: time.Second, prefix: "wkq", verbose: true}
 	if opt != want {
 		t.Errorf("got %+v, want %+v", opt, want)
 	}
@@ -31,6 +31,7 @@ func TestParseSoak(t *testing.T) {
 		{"-timing", "wan"},
 		{"-quiet", "0s"},
 		{"-tolerance", "-1s"},
+		{"-max-overlap", "-1s"},
 		{"now"},
 		{"-bogus"},
 	} {

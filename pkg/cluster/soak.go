@@ -25,6 +25,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/control"
 )
 
 // FaultKind names a kind of fault the soak test injects.
@@ -327,12 +330,17 @@ const (
 	// ViolationLog: a daemon's log shows a panic, a fatal error or a data
 	// race.
 	ViolationLog ViolationKind = "log"
+	// ViolationOverlap: a VIP is on two reachable nodes for longer than
+	// CheckOptions.MaxOverlap, converged or not. Off unless MaxOverlap is
+	// set: during faults the design lets a VIP sit on two nodes until one
+	// of them notices the other's announcement.
+	ViolationOverlap ViolationKind = "long-overlap"
 )
 
 // ViolationKinds lists every violation kind, in the order reports show them.
 var ViolationKinds = []ViolationKind{
 	ViolationDuplicate, ViolationUnheld, ViolationStray, ViolationUnbalanced, ViolationMinority,
-	ViolationLeftover, ViolationDied, ViolationStop, ViolationLog,
+	ViolationLeftover, ViolationDied, ViolationStop, ViolationLog, ViolationOverlap,
 }
 
 // Violation is one broken invariant.
@@ -439,6 +447,9 @@ type CheckOptions struct {
 	// QuorumLag is how long after being cut off a node may still take a
 	// VIP. Default DefaultQuorumLag.
 	QuorumLag time.Duration
+	// MaxOverlap, if positive, makes a VIP on two reachable nodes for
+	// longer than that a violation at any time (ViolationOverlap).
+	MaxOverlap time.Duration
 }
 
 // CheckStats are what the checker saw besides violations.
@@ -505,8 +516,10 @@ type Checker struct {
 	last       *Snapshot
 	conds      map[condKey]*condition
 	overlaps   map[netip.Addr]*Overlap // VIPs on two nodes now
-	violations []Violation
-	stats      CheckStats
+	// overlapReported are the current overlaps reported as too long.
+	overlapReported map[netip.Addr]bool
+	violations      []Violation
+	stats           CheckStats
 }
 
 type nodeModel struct {
@@ -558,6 +571,8 @@ func NewChecker(opt CheckOptions) *Checker {
 		vips:     slices.Clone(opt.VIPs),
 		conds:    map[condKey]*condition{},
 		overlaps: map[netip.Addr]*Overlap{},
+
+		overlapReported: map[netip.Addr]bool{},
 	}
 	for _, n := range opt.Nodes {
 		if _, dup := c.nodes[n]; dup {
@@ -844,9 +859,15 @@ func (c *Checker) Observe(s Snapshot) []Violation {
 				}
 			}
 			c.stats.MaxOverlap = max(c.stats.MaxOverlap, o.Duration())
+			if c.opt.MaxOverlap > 0 && o.Duration() > c.opt.MaxOverlap && !c.overlapReported[v] {
+				c.overlapReported[v] = true
+				c.violate(Violation{Kind: ViolationOverlap, Time: s.Time, Since: o.Since, VIP: v,
+					Detail: fmt.Sprintf("on %s for longer than %v", strings.Join(hs, " and "), c.opt.MaxOverlap), Holders: s.Holders})
+			}
 		case o != nil:
 			c.stats.LongestOverlaps = keepLongest(c.stats.LongestOverlaps, *o)
 			delete(c.overlaps, v)
+			delete(c.overlapReported, v)
 		}
 	}
 	converged := !s.Time.Before(c.lastChange.Add(c.opt.Quiet))
@@ -966,8 +987,9 @@ type SoakOptions struct {
 	Duration time.Duration
 	// Seed makes the schedule; the same seed replays the same faults.
 	Seed int64
-	// Quiet, Tolerance and QuorumLag are the checker's (see CheckOptions).
-	Quiet, Tolerance, QuorumLag time.Duration
+	// Quiet, Tolerance, QuorumLag and MaxOverlap are the checker's (see
+	// CheckOptions).
+	Quiet, Tolerance, QuorumLag, MaxOverlap time.Duration
 	// QuorumLoss is the schedule's share of quorum-loss faults (see
 	// ScheduleOptions).
 	QuorumLoss float64
@@ -978,7 +1000,7 @@ type SoakOptions struct {
 	// timeout, 5 s, plus 10 s).
 	StopTimeout time.Duration
 	// Progress, if set, receives one line per fault, per violation as it
-	// is found, and a status line every minute.
+	// is found, and a status line every minute; one call at a time.
 	Progress func(line string)
 }
 
@@ -995,8 +1017,12 @@ type SoakReport struct {
 	ReadErrors int
 	// Restarts counts daemons restarted after dying unexpectedly.
 	Restarts int
-	Start    time.Time
-	Elapsed  time.Duration
+	// Dumps are the files, in the cluster's directory, holding every
+	// daemon's own view (its control-socket status) taken when a violation
+	// was found or a graceful stop was slow.
+	Dumps   []string
+	Start   time.Time
+	Elapsed time.Duration
 }
 
 // ViolationCounts counts the violations by kind.
@@ -1031,6 +1057,9 @@ func (r *SoakReport) Summary() string {
 		s.MaxOverlap.Round(time.Millisecond), s.MaxOverlapConverged.Round(time.Millisecond), s.LagAcquisitions, s.MaxSettle.Round(time.Millisecond))
 	for _, o := range s.LongestOverlaps {
 		fmt.Fprintf(&b, "  overlap: %s\n", o)
+	}
+	for _, d := range r.Dumps {
+		fmt.Fprintf(&b, "daemons' views: %s\n", d)
 	}
 	fmt.Fprintf(&b, "seed %d, total time %v\n", r.Seed, r.Elapsed.Round(time.Second))
 	return b.String()
@@ -1095,7 +1124,7 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 		opt:      opt,
 		rep:      rep,
 		reader:   reader,
-		chk:      NewChecker(CheckOptions{Nodes: Names(c.Nodes...), VIPs: c.VIPs, Quorum: c.opt.Quorum, Quiet: opt.Quiet, Tolerance: opt.Tolerance, QuorumLag: opt.QuorumLag}),
+		chk:      NewChecker(CheckOptions{Nodes: Names(c.Nodes...), VIPs: c.VIPs, Quorum: c.opt.Quorum, Quiet: opt.Quiet, Tolerance: opt.Tolerance, QuorumLag: opt.QuorumLag, MaxOverlap: opt.MaxOverlap}),
 		died:     make(chan *Node, 4*len(c.Nodes)),
 		termSent: map[*Node]time.Time{},
 		stop:     make(chan struct{}),
@@ -1111,8 +1140,12 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 		r.poll()
 	}()
 	err = r.run(ctx, sched)
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
 	close(r.stop)
 	<-polled
+	r.wg.Wait()
 	if err == nil {
 		r.scanLogs()
 	}
@@ -1137,10 +1170,18 @@ type soakRun struct {
 	mu         sync.Mutex
 	termSent   map[*Node]time.Time
 	readErrors int
+	dumps      int
+	stopped    bool           // no more dumps: the run is over
+	wg         sync.WaitGroup // dumps being written
+
+	progressMu sync.Mutex // the poller, the watchers and the loop report
 }
 
 func (r *soakRun) progress(format string, args ...any) {
-	r.opt.Progress(fmt.Sprintf("%8.1fs  ", time.Since(r.start).Seconds()) + fmt.Sprintf(format, args...))
+	line := fmt.Sprintf("%8.1fs  ", time.Since(r.start).Seconds()) + fmt.Sprintf(format, args...)
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	r.opt.Progress(line)
 }
 
 // poll reads the holders every Poll and feeds the checker until stop.
@@ -1164,6 +1205,7 @@ func (r *soakRun) poll() {
 		}
 		for _, v := range r.chk.Observe(Snapshot{Time: at, Holders: h}) {
 			r.progress("VIOLATION %s", v)
+			r.dumpAsync(string(v.Kind))
 		}
 	}
 }
@@ -1187,6 +1229,7 @@ func (r *soakRun) watch(n *Node) {
 		}
 		if !r.chk.Exited(time.Now(), n.Name, status, ok) {
 			r.progress("VIOLATION %s: daemon exited unexpectedly (%s)", n.Name, status)
+			r.dumpAsync("died-" + n.Name)
 			select {
 			case r.died <- n:
 			case <-r.stop:
@@ -1482,7 +1525,122 @@ func (r *soakRun) term(n *Node) error {
 	if err := p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("SIGTERM to %s: %w", n.Name, err)
 	}
+	// A hand-over takes a few gossip rounds and leaving about two
+	// seconds: a daemon still there after slowStop is stuck somewhere,
+	// and the daemons' views show where while it lasts.
+	go func() {
+		t := time.NewTimer(slowStop)
+		defer t.Stop()
+		select {
+		case <-p.Done():
+		case <-r.stop:
+		case <-t.C:
+			r.progress("%s still running %v after SIGTERM", n.Name, slowStop)
+			r.dumpAsync("slow-stop-" + n.Name)
+		}
+	}()
 	return nil
+}
+
+// slowStop is how long after SIGTERM a daemon that has not exited gets its
+// group's views saved (see soakRun.dump).
+const slowStop = 3500 * time.Millisecond
+
+// maxDumps bounds the status files one soak run writes.
+const maxDumps = 40
+
+// dumpAsync saves the daemons' views (see dump) without blocking the
+// caller.
+func (r *soakRun) dumpAsync(reason string) {
+	r.mu.Lock()
+	if r.stopped || r.dumps >= maxDumps {
+		r.mu.Unlock()
+		return
+	}
+	r.dumps++
+	seq := r.dumps
+	r.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		path, err := r.dump(seq, reason)
+		if err != nil {
+			r.progress("saving the daemons' views: %v", err)
+			return
+		}
+		r.mu.Lock()
+		r.rep.Dumps = append(r.rep.Dumps, path)
+		r.mu.Unlock()
+		r.progress("daemons' views saved to %s", path)
+	}()
+}
+
+// dump writes what every running daemon says about the group through its
+// control socket (its view, its plan, why a VIP waits) to a file in the
+// cluster's directory, with the holders read from the interfaces.
+func (r *soakRun) dump(seq int, reason string) (string, error) {
+	var b strings.Builder
+	now := time.Now()
+	fmt.Fprintf(&b, "%s (%.1fs into the soak): %s\n", now.UTC().Format("15:04:05.000"), now.Sub(r.start).Seconds(), reason)
+	if h, err := r.reader.read(); err == nil {
+		fmt.Fprintf(&b, "holders: %s\n", FormatHolders(h))
+	}
+	for _, n := range r.c.Nodes {
+		if !n.Running() {
+			fmt.Fprintf(&b, "\n== %s: no daemon running\n", n.Name)
+			continue
+		}
+		cl := control.NewClient(n.Socket)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := cl.Status(ctx)
+		cancel()
+		cl.Close()
+		if err != nil {
+			fmt.Fprintf(&b, "\n== %s: %v\n", n.Name, err)
+			continue
+		}
+		b.WriteString("\n" + formatStatus(st))
+	}
+	name := fmt.Sprintf("status-%02d-%s.txt", seq, strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, reason))
+	path := filepath.Join(r.c.opt.Dir, name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// formatStatus renders a daemon's status for a dump: quorum, members as it
+// sees them, and its plan for every VIP.
+func formatStatus(st agent.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "== %s: state %s, healthy %v, quorum %d/%d\n", st.Node, st.State, st.Healthy, st.Quorum.Have, st.Quorum.Need)
+	for _, note := range st.Notes {
+		fmt.Fprintf(&b, "   note: %s\n", note)
+	}
+	for _, m := range st.Members {
+		elig := "eligible"
+		if !m.Eligible {
+			elig = "not eligible (" + m.Why + ")"
+		}
+		fmt.Fprintf(&b, "   member %-4s alive=%-5v %-9s %s held=%v", m.Name, m.Alive, m.State, elig, m.Held)
+		if len(m.Leaving) > 0 {
+			fmt.Fprintf(&b, " leaving=%v", m.Leaving)
+		}
+		b.WriteString("\n")
+	}
+	for _, v := range st.VIPs {
+		fmt.Fprintf(&b, "   vip %s owner=%q holders=%v planned=%q reason=%s", v.Name, v.Owner, v.Holders, v.Planned, v.Reason)
+		if v.Waiting != "" {
+			fmt.Fprintf(&b, " waiting=%q", v.Waiting)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // awaitStop waits for the daemon of node n, sent SIGTERM, to exit within
@@ -1622,6 +1780,7 @@ func LoadAvg() string {
 // readings a second on a busy machine, and makes a reading of five nodes
 // close to one instant.
 type addrReader struct {
+	mu      sync.Mutex // the poller and the dumps read
 	names   []string
 	handles []*netlink.Handle
 	vips    []netip.Addr
@@ -1653,6 +1812,8 @@ func newAddrReader(c *Cluster) (*addrReader, error) {
 
 // Close closes the sockets, which otherwise keep the namespaces alive.
 func (r *addrReader) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, h := range r.handles {
 		h.Close()
 	}
@@ -1661,6 +1822,8 @@ func (r *addrReader) Close() {
 
 // read returns the holders of every VIP, link down or not.
 func (r *addrReader) read() (map[netip.Addr][]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	out := make(map[netip.Addr][]string, len(r.vips))
 	for _, v := range r.vips {
 		out[v] = nil

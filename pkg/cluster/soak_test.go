@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 func TestScheduleDeterministic(t *testing.T) {
@@ -497,6 +499,41 @@ func TestCheckerLinkDownInvisible(t *testing.T) {
 	x.run(2*time.Second, "n1,n2 n2 n3 n4 n5") // resolving: not converged
 	x.run(8*time.Second, "n1 n2 n3 n4 n5")
 	x.want()
+}
+
+// With MaxOverlap, a long overlap during faults is a violation too.
+func TestCheckerMaxOverlap(t *testing.T) {
+	vips := []netip.Addr{netip.MustParseAddr("198.18.0.100")}
+	c := NewChecker(CheckOptions{Nodes: []string{"n1", "n2", "n3"}, VIPs: vips, MaxOverlap: time.Second})
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.Change(base)
+	var got []Violation
+	for ms := 0; ms < 3000; ms += 50 {
+		h := map[netip.Addr][]string{vips[0]: {"n1", "n2"}}
+		if ms < 500 || ms >= 2500 {
+			h[vips[0]] = []string{"n1"}
+		}
+		got = append(got, c.Observe(Snapshot{Time: base.Add(time.Duration(ms) * time.Millisecond), Holders: h})...)
+	}
+	if len(got) != 1 || got[0].Kind != ViolationOverlap || got[0].Time.Sub(got[0].Since) != 1050*time.Millisecond {
+		t.Fatalf("violations %v", got)
+	}
+	if s := c.Stats(); s.MaxOverlap != 1950*time.Millisecond || len(s.LongestOverlaps) != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestFormatStatus(t *testing.T) {
+	st := agent.Status{Node: "n3", State: "mature", Healthy: true, Quorum: agent.Quorum{Have: 4, Need: 3, OK: true},
+		Members: []agent.MemberStatus{{Name: "n2", Alive: true, State: "draining", Why: "draining", Held: []string{"vip-05"}, Leaving: []string{"vip-05"}}},
+		VIPs:    []agent.VIPStatus{{Name: "vip-05", Owner: "n2", Holders: []string{"n2"}, Planned: "n3", Reason: "vacated", Waiting: "x"}},
+		Notes:   []string{"a note"}}
+	got := formatStatus(st)
+	for _, want := range []string{"== n3: state mature, healthy true, quorum 4/3", "note: a note", "not eligible (draining) held=[vip-05] leaving=[vip-05]", `vip vip-05 owner="n2" holders=[n2] planned="n3" reason=vacated waiting="x"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("formatStatus lacks %q:\n%s", want, got)
+		}
+	}
 }
 
 func TestCheckerUnknownNodes(t *testing.T) {
