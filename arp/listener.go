@@ -20,10 +20,14 @@ import (
 var (
 	// pollInterval is how often Run looks for added, removed and recreated
 	// interfaces and re-opens failed sockets.
-	pollInterval = time.Second
-	// maxReopenBackoff caps the wait before re-opening the sockets of an
-	// interface whose sockets keep failing.
-	maxReopenBackoff = 30 * time.Second
+	// Listing the interfaces is a netlink dump: polling is the safety net,
+	// Resync (called on link events) the fast path.
+	pollInterval = 5 * time.Second
+	// firstReopenBackoff is the first wait before re-opening the sockets
+	// of an interface whose sockets failed; it doubles up to
+	// maxReopenBackoff.
+	firstReopenBackoff = time.Second
+	maxReopenBackoff   = 30 * time.Second
 	// readBackoff is the first pause after a read error; it doubles up to
 	// maxReadBackoff.
 	readBackoff    = 100 * time.Millisecond
@@ -81,6 +85,15 @@ func NewListener(logger *slog.Logger, watched func(netip.Addr) bool, onClaim fun
 		watched: watched,
 		onClaim: onClaim,
 		wake:    make(chan struct{}, 1),
+	}
+}
+
+// Resync makes Run look at the interfaces again now, for example after a
+// link was added, removed or recreated. It never blocks.
+func (l *Listener) Resync() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -159,7 +172,7 @@ type retryState struct {
 
 func (rs *retryState) fail(now time.Time) {
 	rs.fails++
-	d := pollInterval << min(rs.fails-1, 16)
+	d := firstReopenBackoff << min(rs.fails-1, 16)
 	rs.next = now.Add(min(d, maxReopenBackoff))
 }
 

@@ -20,7 +20,7 @@ func TestRetryBackoff(t *testing.T) {
 	}
 	want := []time.Duration{1, 2, 4, 8, 16, 30, 30, 30}
 	for i := range want {
-		if got[i] != want[i]*pollInterval {
+		if got[i] != want[i]*firstReopenBackoff {
 			t.Fatalf("backoff = %v, want %v seconds", got, want)
 		}
 	}

@@ -42,7 +42,7 @@ func Profile(name string) (Timing, error) {
 			HeartbeatInterval: 200 * time.Millisecond,
 			FailureTimeout:    time.Second,
 			RejoinInterval:    2 * time.Second,
-			GossipInterval:    100 * time.Millisecond,
+			GossipInterval:    200 * time.Millisecond,
 			base:              memberlist.DefaultLANConfig,
 			tune:              func(c *memberlist.Config) {},
 		}, nil

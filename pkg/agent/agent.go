@@ -84,7 +84,7 @@ type Options struct {
 	Neighbors func(ifname string) ([]arp.Host, error)
 	Logger    *slog.Logger
 	// Resync is the period of the full reconcile that catches whatever no
-	// event reported. Default 1s.
+	// event reported. Default 5s: address, link and health changes wake the loop at once.
 	Resync time.Duration
 	// Now is the clock; tests may replace it. Default time.Now.
 	Now func() time.Time
@@ -154,7 +154,7 @@ func New(o Options) (*Agent, error) {
 		o.Logger = slog.Default()
 	}
 	if o.Resync <= 0 {
-		o.Resync = time.Second
+		o.Resync = 5 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -205,7 +205,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := d.binder.Watch(side, d.agent.Wake); err != nil && !errors.Is(err, context.Canceled) {
+		changed := func() {
+			d.agent.Wake()
+			d.listener.Resync()
+		}
+		if err := d.binder.Watch(side, changed); err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Warn("watching addresses and links failed; relying on the periodic resync", "err", err)
 		}
 	}()
