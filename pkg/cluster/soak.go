@@ -470,8 +470,9 @@ type CheckStats struct {
 	// being cut off (allowed, see DefaultQuorumLag).
 	LagAcquisitions int
 	// MaxSettle is the longest time from a model change to the first
-	// snapshot that met every converged invariant. When it nears Quiet,
-	// Quiet is too short for this machine.
+	// snapshot that met every converged invariant, over the changes
+	// followed by no other change before that. When it nears Quiet, Quiet
+	// is too short for this machine (or the daemons are slow to settle).
 	MaxSettle time.Duration
 }
 
