@@ -183,13 +183,9 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	g.keyring = mc.Keyring
 	g.log.Info("gossip started", "bind", cfg.Bind, "advertise", adv, "encrypted", cfg.Key != nil)
 
-	if seeds := g.seeds(); len(seeds) > 0 {
-		if n, err := ml.Join(seeds); err != nil {
-			g.log.Info("no seed answered yet; will keep trying", "seeds", seeds, "err", err)
-		} else {
-			g.log.Info("joined the group", "contacted", n)
-		}
-	}
+	// The seeds are joined by the rejoin loop, at once and in parallel:
+	// an unreachable seed costs a TCP timeout (10 s on a LAN), which must
+	// delay neither the start nor the joins of the seeds that answer.
 	g.wg.Add(3)
 	go g.heartbeatLoop()
 	go g.rejoinLoop()
@@ -461,11 +457,13 @@ func (g *Group) rejoinLoop() {
 	defer g.wg.Done()
 	t := time.NewTicker(g.cfg.Timing.RejoinInterval)
 	defer t.Stop()
-	for {
-		select {
-		case <-g.stop:
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-g.stop:
+				return
+			case <-t.C:
+			}
 		}
 		targets := g.missing()
 		if len(targets) == 0 {
@@ -477,9 +475,9 @@ func (g *Group) rejoinLoop() {
 			go func() {
 				defer wg.Done()
 				if _, err := g.ml.Join([]string{addr}); err == nil {
-					g.log.Info("joined a missing peer", "peer", addr)
+					g.log.Info("joined", "peer", addr)
 				} else {
-					g.log.Debug("peer still unreachable", "peer", addr, "err", err)
+					g.log.Debug("peer unreachable; will try again", "peer", addr, "err", err)
 				}
 			}()
 		}

@@ -91,7 +91,7 @@ var (
 
 // UnmarshalBinary decodes metadata written by MarshalBinary. It accepts
 // nothing else: a wrong version, a length that does not match the VIP
-// count, an unknown state or bits beyond the VIP count are errors.
+// count, an unknown state or flag, or bits beyond the VIP count are errors.
 func (m *Meta) UnmarshalBinary(b []byte) error {
 	if len(b) < metaHeader {
 		return fmt.Errorf("%w: %d bytes, header is %d", ErrMetaLength, len(b), metaHeader)
@@ -102,6 +102,9 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	state := State(b[1])
 	if state > Draining {
 		return fmt.Errorf("meta: unknown state %d", b[1])
+	}
+	if b[2]&^flagUnhealthy != 0 {
+		return fmt.Errorf("meta: unknown flags %#x", b[2])
 	}
 	n := int(binary.BigEndian.Uint16(b[11:13]))
 	size := (n + 7) / 8

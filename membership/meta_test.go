@@ -52,6 +52,7 @@ func TestMetaRejects(t *testing.T) {
 		{"truncated bitmap", good[:len(good)-1], ErrMetaLength},
 		{"trailing byte", append(append([]byte(nil), good...), 0), ErrMetaLength},
 		{"unknown state", mutate(func(b []byte) []byte { b[1] = 7; return b }), nil},
+		{"unknown flags", mutate(func(b []byte) []byte { b[2] = 0x30; return b }), nil},
 		{"bit beyond count", mutate(func(b []byte) []byte { b[len(b)-1] = 0x80; return b }), nil},
 		{"count over max", mutate(func(b []byte) []byte { b[11], b[12] = 0xff, 0xff; return b }), ErrMetaLength},
 	}

@@ -1,0 +1,11 @@
+package membership
+
+import (
+	"testing"
+
+	"github.com/wackamole/wackamole/pkg/lab"
+)
+
+// The tests start servers on 127.0.0.1: they run in a network namespace of
+// their own.
+func TestMain(m *testing.M) { lab.RunIsolated(m) }
