@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,7 +58,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// heartbeat message: a type byte, then the sender's name.
+// msgHeartbeat starts a heartbeat (see heartbeat.go).
 const msgHeartbeat = 'H'
 
 // maxNameLen bounds member names so a heartbeat always fits one packet.
@@ -77,6 +78,8 @@ type Group struct {
 
 	mu      sync.Mutex
 	meta    []byte
+	version metaVersion      // of meta
+	beat    chan struct{}    // a heartbeat now: the metadata changed
 	members map[string]*peer // memberlist's live roster, from its events
 	lost    map[string]lostPeer
 	shares  map[string]share // neighbour shares by member name
@@ -90,10 +93,11 @@ type Group struct {
 type peer struct {
 	addr      netip.AddrPort
 	meta      []byte
-	since     time.Time // joined the roster (this process's clock)
-	lastHeard time.Time // last heartbeat
-	alive     bool      // as last signalled on changed
-	fresh     bool      // as last signalled on changed
+	since     time.Time   // joined the roster (this process's clock)
+	lastHeard time.Time   // last heartbeat
+	version   metaVersion // of meta, when it came with a heartbeat
+	alive     bool        // as last signalled on changed
+	fresh     bool        // as last signalled on changed
 	// gone: memberlist dropped the member, but its heartbeats were still
 	// arriving. memberlist can declare a live member dead (a suspicion
 	// that could not be refuted while the link was down runs out after the
@@ -142,8 +146,10 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		log:     cfg.Logger,
 		changed: make(chan struct{}, 1),
 		publish: make(chan struct{}, 1),
+		beat:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		meta:    slices.Clone(meta),
+		version: metaVersion{start: uint64(time.Now().UnixNano())},
 		members: map[string]*peer{},
 		lost:    map[string]lostPeer{},
 		shares:  map[string]share{},
@@ -211,8 +217,10 @@ func (g *Group) SetMeta(meta []byte) error {
 	}
 	g.mu.Lock()
 	g.meta = slices.Clone(meta)
+	g.version.counter++
 	g.mu.Unlock()
 	signal(g.publish)
+	signal(g.beat)
 	return nil
 }
 
@@ -346,7 +354,6 @@ func (g *Group) View() View {
 // next heartbeat: detection time is the timeout, whatever the interval.
 func (g *Group) heartbeatLoop() {
 	defer g.wg.Done()
-	msg := append([]byte{msgHeartbeat}, g.cfg.Name...)
 	send := time.NewTicker(g.cfg.Timing.HeartbeatInterval)
 	defer send.Stop()
 	check := time.NewTimer(g.cfg.Timing.FailureTimeout)
@@ -355,15 +362,10 @@ func (g *Group) heartbeatLoop() {
 		select {
 		case <-g.stop:
 			return
+		case <-g.beat:
+			g.sendHeartbeats()
 		case <-send.C:
-			// The roster, not ml.Members(): memberlist mutates the nodes
-			// that Members returns pointers to, which races with reading
-			// them.
-			for _, to := range g.roster() {
-				// Best effort by design: a lost heartbeat is what the
-				// failure timeout allows for.
-				_ = g.ml.SendToAddress(to, msg)
-			}
+			g.sendHeartbeats()
 		case <-check.C:
 		}
 		next := g.checkLiveness(time.Now())
@@ -374,6 +376,21 @@ func (g *Group) heartbeatLoop() {
 			}
 		}
 		check.Reset(next)
+	}
+}
+
+// sendHeartbeats sends this member's heartbeat, with its metadata, to every
+// other member.
+func (g *Group) sendHeartbeats() {
+	g.mu.Lock()
+	msg := encodeHeartbeat(g.cfg.Name, g.version, g.meta)
+	g.mu.Unlock()
+	// The roster, not ml.Members(): memberlist mutates the nodes that
+	// Members returns pointers to, which races with reading them.
+	for _, to := range g.roster() {
+		// Best effort by design: a lost heartbeat is what the failure
+		// timeout allows for.
+		_ = g.ml.SendToAddress(to, msg)
 	}
 }
 
@@ -436,7 +453,7 @@ func (g *Group) checkLiveness(now time.Time) time.Duration {
 }
 
 // heard records a heartbeat.
-func (g *Group) heard(name string) {
+func (g *Group) heard(name string, v metaVersion, meta []byte) {
 	g.mu.Lock()
 	p, ok := g.members[name]
 	wake := false
@@ -444,6 +461,10 @@ func (g *Group) heard(name string) {
 		p.lastHeard = time.Now()
 		wake = !p.alive || !p.fresh
 		p.alive, p.fresh = true, true
+		if v.newer(p.version) {
+			wake = wake || !bytes.Equal(p.meta, meta)
+			p.meta, p.version = meta, v
+		}
 	}
 	g.mu.Unlock()
 	if wake {
@@ -569,8 +590,8 @@ func (d *delegate) NotifyMsg(b []byte) {
 	}
 	switch b[0] {
 	case msgHeartbeat:
-		if len(b) <= 1+maxNameLen {
-			g.heard(string(b[1:]))
+		if name, v, meta, err := decodeHeartbeat(b); err == nil {
+			g.heard(name, v, meta)
 		}
 	case msgNeighbors:
 		if name, s, _, err := decodeShare(b); err == nil {
@@ -599,7 +620,10 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 	g.mu.Lock()
 	p := &peer{addr: nodeAddr(n), meta: slices.Clone(n.Meta), since: time.Now()}
 	if old, ok := g.members[n.Name]; ok {
-		p.since, p.lastHeard, p.alive = old.since, old.lastHeard, old.alive
+		p.since, p.lastHeard, p.alive, p.fresh = old.since, old.lastHeard, old.alive, old.fresh
+		if old.version != (metaVersion{}) {
+			p.meta, p.version = old.meta, old.version // heartbeats know better
+		}
 	}
 	g.members[n.Name] = p
 	delete(g.lost, n.Name)
@@ -643,7 +667,9 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 	}
 	g.mu.Lock()
 	if p, ok := g.members[n.Name]; ok {
-		p.meta = slices.Clone(n.Meta)
+		if p.version == (metaVersion{}) {
+			p.meta = slices.Clone(n.Meta) // heartbeats know better once they came
+		}
 		p.addr = nodeAddr(n)
 	}
 	g.mu.Unlock()
