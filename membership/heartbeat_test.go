@@ -34,7 +34,7 @@ func FuzzHeartbeat(f *testing.F) {
 	f.Add(encodeHeartbeat("web1", metaVersion{1, 1}, meta))
 	f.Add([]byte{msgHeartbeat, heartbeatFormat, 4, 'w', 'e', 'b', '1'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		g := &Group{cfg: Config{Name: "self"}, members: map[string]*peer{"web1": {}}, changed: make(chan struct{}, 1)}
+		g := &Group{cfg: Config{Name: "self"}, members: map[string]*peer{"web1": {}}, shares: map[string]share{}, changed: make(chan struct{}, 1)}
 		(*delegate)(g).NotifyMsg(b)
 		if len(g.members) != 1 {
 			t.Fatal("a heartbeat added a member")
