@@ -115,25 +115,29 @@ type Agent struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	cfg         *config.Config
-	fingerprint uint64
-	held        map[string]bool
-	leaving     map[string]bool
-	since       map[string]time.Time // when this node acquired each held VIP
-	draining    bool
-	healthy     bool
-	announces   map[string]*announcement
-	lastDefend  map[string]time.Time
-	lastAlive   []string // alive member names at the last round, for re-announcing
-	mismatch    map[string]bool
-	hadQuorum   bool
-	noEligible  bool
-	lastMeta    []byte
-	refresh     *time.Ticker // arp.refresh; reset on reload
-	share       *time.Ticker // arp.cache; reset on reload
-	stopping    bool
-	stopDone    chan struct{}
-	drainWaiter []chan error
+	cfg            *config.Config
+	fingerprint    uint64
+	held           map[string]bool
+	leaving        map[string]bool
+	since          map[string]time.Time // when this node acquired each held VIP
+	draining       bool
+	healthy        bool
+	announces      map[string]*announcement
+	lastDefend     map[string]time.Time
+	lastAlive      []string // alive member names at the last round, for re-announcing
+	mismatch       map[string]bool
+	mismatchLogged map[string]bool
+	mismatchSince  map[string]time.Time // members whose fingerprint differs, since when
+	lastClaims     map[string]claims    // members' claims read under the same fingerprint
+	hadQuorum      bool
+	settleUntil    time.Time // no acquisitions before (see settle)
+	noEligible     bool
+	lastMeta       []byte
+	refresh        *time.Ticker // arp.refresh; reset on reload
+	share          *time.Ticker // arp.cache; reset on reload
+	stopping       bool
+	stopDone       chan struct{}
+	drainWaiter    []chan error
 
 	// Written by the listener goroutines, read by the loop.
 	conflictMu sync.Mutex
@@ -160,31 +164,36 @@ func New(o Options) (*Agent, error) {
 		o.Now = time.Now
 	}
 	a := &Agent{
-		group:      o.Group,
-		binder:     o.Binder,
-		announcer:  o.Announcer,
-		health:     o.Health,
-		hooks:      o.Hooks,
-		neighbors:  o.Neighbors,
-		log:        o.Logger,
-		resync:     o.Resync,
-		now:        o.Now,
-		wake:       make(chan struct{}, 1),
-		commands:   make(chan command),
-		held:       map[string]bool{},
-		leaving:    map[string]bool{},
-		since:      map[string]time.Time{},
-		announces:  map[string]*announcement{},
-		lastDefend: map[string]time.Time{},
-		mismatch:   map[string]bool{},
-		conflicts:  map[string]bool{},
-		healthy:    true,
+		group:          o.Group,
+		binder:         o.Binder,
+		announcer:      o.Announcer,
+		health:         o.Health,
+		hooks:          o.Hooks,
+		neighbors:      o.Neighbors,
+		log:            o.Logger,
+		resync:         o.Resync,
+		now:            o.Now,
+		wake:           make(chan struct{}, 1),
+		commands:       make(chan command),
+		held:           map[string]bool{},
+		leaving:        map[string]bool{},
+		since:          map[string]time.Time{},
+		announces:      map[string]*announcement{},
+		lastDefend:     map[string]time.Time{},
+		mismatch:       map[string]bool{},
+		mismatchLogged: map[string]bool{},
+		mismatchSince:  map[string]time.Time{},
+		lastClaims:     map[string]claims{},
+		conflicts:      map[string]bool{},
+		healthy:        true,
 	}
 	a.setConfig(o.Config)
-	// A node that has just become mature waits a couple of gossip and
-	// heartbeat rounds before taking anything: in a cold start every node
-	// matures at about the same time, and each must first hear that the
-	// others did too, or each would take every VIP for a moment.
+	// A node that has just become mature, or has just regained quorum,
+	// waits a couple of gossip and heartbeat rounds before taking anything:
+	// in a cold start every node matures at about the same time, and each
+	// must first hear that the others did too, or each would take every VIP
+	// for a moment; a node back from a partition must first hear from every
+	// member, or it would take the VIPs of those it has not heard yet.
 	if t, err := membership.Profile(o.Config.Timing); err == nil {
 		t = t.Override(membership.Timing{HeartbeatInterval: o.Config.Membership.HeartbeatInterval, GossipInterval: o.Config.Membership.GossipInterval})
 		a.settle = 2*t.GossipInterval + 2*t.HeartbeatInterval
@@ -280,7 +289,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer resync.Stop()
 	mature := time.NewTimer(a.cfg.Mature)
 	defer mature.Stop()
-	settled := time.NewTimer(a.cfg.Mature + a.settle)
+	a.settleUntil = a.started.Add(a.cfg.Mature + a.settle)
+	settled := time.NewTimer(time.Until(a.settleUntil))
 	defer settled.Stop()
 	a.refresh = newTicker(a.cfg.ARP.Refresh)
 	defer a.refresh.Stop()
@@ -294,6 +304,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	for {
 		a.reconcile()
 		a.armAnnounce(announce)
+		if d := a.settleUntil.Sub(a.now()); d > 0 {
+			settled.Reset(d)
+		}
 		a.answerDrains()
 		if pending, _ := a.handover(); a.stopping && len(pending) == 0 {
 			return a.finish()

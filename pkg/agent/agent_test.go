@@ -168,6 +168,7 @@ func newRig(t *testing.T, text string) *rig {
 	}
 	a.started = r.clock
 	a.settle = 0 // TestSettlesBeforeTakingAnything covers it
+	a.settleUntil = r.clock
 	r.a = a
 	r.peers(t, "n2", "n3")
 	return r
@@ -385,6 +386,7 @@ func TestDrainHandsOverAndReports(t *testing.T) {
 func TestSettlesBeforeTakingAnything(t *testing.T) {
 	r := newRig(t, testConfig)
 	r.a.settle = 300 * time.Millisecond
+	r.a.settleUntil = r.clock.Add(300 * time.Millisecond)
 	r.round()
 	if len(r.b.addrs) != 0 {
 		t.Fatal("acquired before the settle time after maturity")
@@ -502,5 +504,62 @@ func TestUnicastSurvivesAMembershipChange(t *testing.T) {
 	r.a.announceDue()
 	if len(r.ann.sent) == 0 || !strings.Contains(r.ann.sent[0], "198.18.0.7") {
 		t.Fatalf("announcements: %v", r.ann.sent)
+	}
+}
+
+// A node that regains quorum waits before it takes anything: the members
+// it has not heard from yet only look failed.
+func TestSettlesAfterRegainingQuorum(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.a.settle = 300 * time.Millisecond
+	r.peers(t) // alone: no quorum
+	r.round()
+	r.peers(t, "n2", "n3")
+	r.round()
+	if len(r.b.addrs) != 0 {
+		t.Fatal("acquired at once after regaining quorum")
+	}
+	r.clock = r.clock.Add(300 * time.Millisecond)
+	r.round()
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("did not acquire after settling")
+	}
+}
+
+// A member that reloads a new VIP list keeps its VIPs while the change
+// reaches the other nodes; past the grace it gets none.
+func TestReconfigurationGrace(t *testing.T) {
+	r := newRig(t, testConfig)
+	fp := Fingerprint(r.a.cfg)
+	held := membership.NewBitmap(3)
+	held.Set(1) // n2 holds b
+	r.g.mu.Lock()
+	r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: held, Leaving: membership.NewBitmap(3)}
+	r.g.mu.Unlock()
+	r.round()
+	if r.b.has("198.18.0.101/32") {
+		t.Fatal("took n2's VIP")
+	}
+	// n2 reloads: another fingerprint, its bitmaps over another list.
+	r.g.mu.Lock()
+	r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp + 1, Held: membership.NewBitmap(4), Leaving: membership.NewBitmap(4)}
+	r.g.mu.Unlock()
+	r.clock = r.clock.Add(time.Second)
+	r.round()
+	if r.b.has("198.18.0.101/32") {
+		t.Fatal("took the VIP of a member that just reloaded")
+	}
+	if st := r.a.Status(); st.Quorum.Have != 3 {
+		t.Fatalf("a member within the grace does not count for quorum: %+v", st.Quorum)
+	}
+	r.clock = r.clock.Add(reconfigGrace)
+	r.round()
+	if st := r.a.Status(); st.Quorum.Have != 2 {
+		t.Fatalf("a member with another configuration counts for quorum after the grace: %+v", st.Quorum)
+	}
+	for _, v := range r.a.Status().VIPs {
+		if v.Name == "b" && (v.Planned == "n2" || v.Planned == "") {
+			t.Fatalf("after the grace, b is still planned for %q", v.Planned)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/config"
@@ -38,7 +39,19 @@ func (a *Agent) reconcile() {
 
 	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts})
 	var waiting map[string]string
-	settling := now.Before(a.started.Add(a.cfg.Mature + a.settle))
+	if quorum.ok() != a.hadQuorum {
+		if quorum.ok() {
+			a.log.Info("quorum reached", "have", quorum.have, "need", quorum.need)
+			// A node that (re)gains quorum has just begun to hear the
+			// others again: one it has not heard yet looks failed and its
+			// VIPs orphaned. Take nothing until the view has filled in.
+			a.settleUntil = later(a.settleUntil, now.Add(a.settle))
+		} else {
+			a.log.Warn("quorum lost: taking nothing, keeping what is held until another host claims it", "have", quorum.have, "need", quorum.need)
+		}
+		a.hadQuorum = quorum.ok()
+	}
+	settling := now.Before(a.settleUntil)
 	for _, act := range actions {
 		switch act.Kind {
 		case vip.Acquire:
@@ -74,14 +87,54 @@ func (a *Agent) reconcile() {
 	a.setStatus(view, plan, quorum, waiting, notes, now)
 }
 
+// reconfigGrace is how long a member whose VIP configuration just became
+// different from this node's is treated as it was: a configuration change
+// rolled out to every node within this time moves no VIP. After it, the
+// member is not eligible and does not count for quorum.
+const reconfigGrace = 10 * time.Second
+
+// claims are a member's VIPs by name, which, unlike the metadata bitmaps,
+// mean the same under another configuration.
+type claims struct {
+	holds, leaving []string
+}
+
+// compatible reports whether a member's claims can be read with this
+// node's configuration: same fingerprint, or a different one for less than
+// reconfigGrace, in which case the claims are its last ones read under the
+// same fingerprint. It also keeps those for later.
+func (a *Agent) compatible(m membership.Member, now time.Time) (claims, bool) {
+	if m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
+		delete(a.mismatchSince, m.Name)
+		var c claims
+		for i, v := range a.cfg.VIPs {
+			if m.Meta.Held.Has(i) {
+				c.holds = append(c.holds, v.Name)
+			}
+			if m.Meta.Leaving.Has(i) {
+				c.leaving = append(c.leaving, v.Name)
+			}
+		}
+		a.lastClaims[m.Name] = c
+		return c, true
+	}
+	since, ok := a.mismatchSince[m.Name]
+	if !ok {
+		since = now
+		a.mismatchSince[m.Name] = now
+	}
+	c, known := a.lastClaims[m.Name]
+	return c, known && m.MetaErr == nil && now.Sub(since) < reconfigGrace
+}
+
 // eligible says whether a member may be given VIPs, and if not, why.
-func (a *Agent) eligible(m membership.Member) (bool, string) {
+func (a *Agent) eligible(m membership.Member, compatible bool) (bool, string) {
 	switch {
 	case !m.Alive:
 		return false, "silent"
 	case m.MetaErr != nil:
 		return false, "unreadable metadata: " + m.MetaErr.Error()
-	case m.Meta.Fingerprint != a.fingerprint:
+	case !compatible:
 		return false, "different VIP configuration"
 	case m.Meta.State == membership.Joining:
 		return false, "joining"
@@ -103,37 +156,31 @@ func (q quorumState) ok() bool { return q.have >= q.need }
 // built from what it actually holds, not from the metadata it last
 // published, which may lag by a round.
 func (a *Agent) input(view membership.View) (vip.Input, quorumState) {
+	now := a.now()
 	in := vip.Input{MaxMoves: a.cfg.Balance.MaxMoves}
 	for _, v := range a.cfg.VIPs {
 		in.VIPs = append(in.VIPs, vip.Spec{Name: v.Name, Prefer: v.Prefer})
 	}
 	q := quorumState{need: a.cfg.QuorumNeeded()}
 	for _, m := range view.Members {
+		var c claims
+		compatible := true
 		if m.Self {
-			self := a.selfMeta()
-			m.Meta, m.MetaErr = self, nil
+			m.Meta, m.MetaErr = a.selfMeta(), nil
+			c = claims{holds: a.heldNames(), leaving: sortedKeys(a.leaving)}
+		} else if m.Alive {
+			c, compatible = a.compatible(m, now)
 		}
-		if m.Fresh && m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
+		if m.Fresh && compatible {
 			q.have++
-		}
-		ok, _ := a.eligible(m)
-		mem := vip.Member{Name: m.Name, Eligible: ok}
-		if m.Self {
-			mem.Holds, mem.Leaving = a.heldNames(), sortedKeys(a.leaving)
-		} else if m.Alive && m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
-			// Bitmaps index the VIP list; with another fingerprint the
-			// list differs and the bits mean nothing here.
-			for i, v := range a.cfg.VIPs {
-				if m.Meta.Held.Has(i) {
-					mem.Holds = append(mem.Holds, v.Name)
-				}
-				if m.Meta.Leaving.Has(i) {
-					mem.Leaving = append(mem.Leaving, v.Name)
-				}
-			}
 		}
 		if !m.Alive {
 			continue // a silent member is out of the plan altogether
+		}
+		ok, _ := a.eligible(m, compatible)
+		mem := vip.Member{Name: m.Name, Eligible: ok}
+		if compatible {
+			mem.Holds, mem.Leaving = c.holds, c.leaving
 		}
 		in.Members = append(in.Members, mem)
 	}
@@ -335,26 +382,24 @@ func (a *Agent) noticeMembership(view membership.View, q quorumState, in vip.Inp
 		a.log.Warn("no eligible member: every member is unhealthy, draining or joining; current owners keep their VIPs")
 	}
 	a.noEligible = noEligible
-	if q.ok() != a.hadQuorum {
-		if q.ok() {
-			a.log.Info("quorum reached", "have", q.have, "need", q.need)
-		} else {
-			a.log.Warn("quorum lost: taking nothing, keeping what is held until another host claims it", "have", q.have, "need", q.need)
-		}
-		a.hadQuorum = q.ok()
-	}
 	var alive []string
 	for _, m := range view.Members {
 		if !m.Alive || m.Self {
 			continue
 		}
 		alive = append(alive, m.Name)
-		different := m.MetaErr != nil || m.Meta.Fingerprint != a.fingerprint
-		if different && !a.mismatch[m.Name] {
-			a.log.Error("member has a different VIP configuration: it gets no VIPs and does not count for quorum until the configs match",
+		since, differs := a.mismatchSince[m.Name]
+		lasting := differs && a.now().Sub(since) >= reconfigGrace
+		if differs && !a.mismatch[m.Name] {
+			a.log.Warn("member has a different VIP configuration; its VIPs stay where they are while the change reaches every node",
+				"member", m.Name, "grace", reconfigGrace, "ours", a.cfg.Fingerprint()[:16])
+		}
+		if lasting && !a.mismatchLogged[m.Name] {
+			a.log.Error("member still has a different VIP configuration: it gets no VIPs and does not count for quorum until the configs match",
 				"member", m.Name, "ours", a.cfg.Fingerprint()[:16], "err", m.MetaErr)
 		}
-		a.mismatch[m.Name] = different
+		a.mismatch[m.Name] = differs
+		a.mismatchLogged[m.Name] = lasting
 	}
 	if !slices.Equal(alive, a.lastAlive) {
 		if a.lastAlive != nil {
@@ -369,4 +414,11 @@ func (a *Agent) noticeMembership(view membership.View, q quorumState, in vip.Inp
 
 func sortedKeys(m map[string]bool) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -123,7 +123,9 @@ func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, wa
 			m.Meta, m.MetaErr = a.selfMeta(), nil
 			ms.Since = a.started
 		}
-		ms.Eligible, ms.Why = a.eligible(m)
+		_, inGrace := a.mismatchSince[m.Name]
+		inGrace = inGrace && a.now().Sub(a.mismatchSince[m.Name]) < reconfigGrace
+		ms.Eligible, ms.Why = a.eligible(m, m.Self || (m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint) || inGrace)
 		if m.MetaErr == nil {
 			ms.State, ms.Healthy = m.Meta.State.String(), m.Meta.Healthy
 			if m.Meta.Fingerprint == a.fingerprint {
