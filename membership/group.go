@@ -83,6 +83,7 @@ type Group struct {
 	members map[string]*peer // memberlist's live roster, from its events
 	lost    map[string]lostPeer
 	shares  map[string]share // neighbour shares by member name
+	joining map[string]bool  // addresses a join is under way to
 	closed  bool
 
 	broadcasts *memberlist.TransmitLimitedQueue
@@ -153,6 +154,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		members: map[string]*peer{},
 		lost:    map[string]lostPeer{},
 		shares:  map[string]share{},
+		joining: map[string]bool{},
 	}
 	g.broadcasts = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return g.numMembers() + 1 },
@@ -486,15 +488,12 @@ func (g *Group) rejoinLoop() {
 			case <-t.C:
 			}
 		}
-		targets := g.missing()
-		if len(targets) == 0 {
-			continue
-		}
-		var wg sync.WaitGroup
-		for _, addr := range targets {
-			wg.Add(1)
+		for _, addr := range g.missing() {
+			if !g.startJoin(addr) {
+				continue // still trying from an earlier round
+			}
 			go func() {
-				defer wg.Done()
+				defer g.endJoin(addr)
 				if _, err := g.ml.Join([]string{addr}); err == nil {
 					g.log.Info("joined", "peer", addr)
 				} else {
@@ -502,8 +501,29 @@ func (g *Group) rejoinLoop() {
 				}
 			}()
 		}
-		wg.Wait()
 	}
+}
+
+// startJoin marks a join to addr as under way; false if one already is.
+// Joins run on their own: one that waits for a TCP timeout (a black-holed
+// peer) must not hold back the others, nor the next round.
+func (g *Group) startJoin(addr string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.joining[addr] || g.closed {
+		return false
+	}
+	g.joining[addr] = true
+	return true
+}
+
+// endJoin marks the join to addr as done. Joins are not waited for on
+// Shutdown: one may hang in a TCP connect for memberlist's TCP timeout,
+// and it can do no harm once memberlist is shut down.
+func (g *Group) endJoin(addr string) {
+	g.mu.Lock()
+	delete(g.joining, addr)
+	g.mu.Unlock()
 }
 
 // seeds returns the seed addresses other than this node's own.

@@ -147,16 +147,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(cfg *config.Config, log *slog.Logger) int {
-	d, err := daemon.New(cfg, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
-	}
+	// Signals first: a SIGTERM that arrives while the daemon starts means a
+	// graceful stop as soon as it runs, not death by signal.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	d, err := daemon.New(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 	go func() {
 		for range hup {
 			if err := d.Reload(ctx); err != nil {
