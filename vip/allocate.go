@@ -486,58 +486,67 @@ func (a *allocation) balance(eligible []int32, maxMoves int) {
 // Loads only grow, so the lowest level only moves up, and by the time a
 // level is the lowest no member can join it any more: its ring only loses
 // members, which a "next alive" union-find handles in near constant time.
+// Members with equal hashes (distinct names hashing alike) keep their name
+// order, so the choice stays deterministic.
 func (a *allocation) fill(pool, eligible, load []int32, q, bigLeft int) {
 	if len(pool) == 0 {
 		return
 	}
-	levels := make([][]int32, q+2)
-	for _, j := range eligible {
-		levels[load[j]] = append(levels[load[j]], j)
-	}
-	level := -1
+	// The eligible members in hash order, once: each level's ring is the
+	// members of that level in this order, picked in O(N) without sorting.
+	byHash := slices.Clone(eligible)
+	slices.SortFunc(byHash, func(x, y int32) int { return cmp.Or(cmp.Compare(a.hm[x], a.hm[y]), cmp.Compare(x, y)) })
+	level := int32(-1)
 	var ring ring
 	for _, i := range pool {
 		for ring.empty() {
 			level++
-			if level > q || (level == q && bigLeft == 0) {
+			if level > int32(q) || (level == int32(q) && bigLeft == 0) {
 				return // cannot happen: the pool matches the free places
 			}
-			ring.reset(levels[level], a.hm)
+			// Loads only grow and the lowest level is served first, so a
+			// level gains no member once it is the lowest.
+			ring.reset(byHash, func(j int32) bool { return load[j] == level }, a.hm)
 		}
-		j := ring.take(a.hv[i], a.hm)
+		j := ring.take(a.hv[i])
 		a.owner[i] = j
 		load[j]++
-		if level == q {
+		if level == int32(q) {
 			bigLeft--
-		}
-		if up := load[j]; int(up) < len(levels) {
-			levels[up] = append(levels[up], j)
 		}
 	}
 }
 
 // ring is a consistent-hashing ring of members that only loses members.
 type ring struct {
-	members []int32 // ordered by hash
-	next    []int32 // union-find: next[k] leads to the first member left at or after k
+	members []int32  // ordered by hash
+	hashes  []uint64 // their hashes
+	next    []int32  // union-find: next[k] leads to the first member left at or after k
 	left    int
 }
 
 func (r *ring) empty() bool { return r.left == 0 }
 
-func (r *ring) reset(members []int32, hm []uint64) {
-	r.members = slices.Clone(members)
-	slices.SortFunc(r.members, func(x, y int32) int { return cmp.Or(cmp.Compare(hm[x], hm[y]), cmp.Compare(x, y)) })
-	r.next = make([]int32, len(members)+1)
+// reset fills the ring with the members of byHash (in hash order) that in
+// accepts.
+func (r *ring) reset(byHash []int32, in func(int32) bool, hm []uint64) {
+	r.members, r.hashes = r.members[:0], r.hashes[:0]
+	for _, j := range byHash {
+		if in(j) {
+			r.members = append(r.members, j)
+			r.hashes = append(r.hashes, hm[j])
+		}
+	}
+	r.next = slices.Grow(r.next[:0], len(r.members)+1)[:len(r.members)+1]
 	for k := range r.next {
 		r.next[k] = int32(k)
 	}
-	r.left = len(members)
+	r.left = len(r.members)
 }
 
 // take removes and returns the first member at or after hash h, wrapping.
-func (r *ring) take(h uint64, hm []uint64) int32 {
-	k, _ := slices.BinarySearchFunc(r.members, h, func(m int32, h uint64) int { return cmp.Compare(hm[m], h) })
+func (r *ring) take(h uint64) int32 {
+	k, _ := slices.BinarySearch(r.hashes, h)
 	k = int(r.find(int32(k)))
 	if k == len(r.members) {
 		k = int(r.find(0))
