@@ -73,10 +73,41 @@ type Node struct {
 	Socket     string
 	LogPath    string
 
-	mu       sync.Mutex
-	proc     *lab.Process
-	runs     int
-	linkDown bool
+	cable
+
+	mu   sync.Mutex
+	proc *lab.Process
+	runs int
+}
+
+// cable is a node's link as the harness left it: a node whose cable is
+// pulled is left out of Holders, since nobody can reach what it has.
+type cable struct {
+	mu     sync.Mutex
+	pulled bool
+}
+
+func (c *cable) pull(ctx context.Context, h *lab.Host) error {
+	c.mu.Lock()
+	c.pulled = true
+	c.mu.Unlock()
+	return h.LinkDown(ctx)
+}
+
+func (c *cable) plug(ctx context.Context, h *lab.Host) error {
+	if err := h.LinkUp(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.pulled = false
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *cable) connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.pulled
 }
 
 // New builds the lab and writes every node's configuration; StartAll (or
@@ -344,29 +375,10 @@ func (c *Cluster) Kill(n *Node) error {
 // LinkDown takes node n's link down (both ends of its cable). While it is
 // down, Holders ignores the node: what it has on its interface is not
 // reachable by anyone.
-func (c *Cluster) LinkDown(ctx context.Context, n *Node) error {
-	n.mu.Lock()
-	n.linkDown = true
-	n.mu.Unlock()
-	return n.Host.LinkDown(ctx)
-}
+func (c *Cluster) LinkDown(ctx context.Context, n *Node) error { return n.pull(ctx, n.Host) }
 
 // LinkUp brings node n's link back.
-func (c *Cluster) LinkUp(ctx context.Context, n *Node) error {
-	if err := n.Host.LinkUp(ctx); err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.linkDown = false
-	n.mu.Unlock()
-	return nil
-}
-
-func (n *Node) reachable() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return !n.linkDown
-}
+func (c *Cluster) LinkUp(ctx context.Context, n *Node) error { return n.plug(ctx, n.Host) }
 
 // Holders maps each VIP address to the nodes that have it on their
 // interface right now (read with ip addr, not from the daemons). Nodes
@@ -377,7 +389,7 @@ func (c *Cluster) Holders(ctx context.Context) (map[netip.Addr][]string, error) 
 		out[v] = nil
 	}
 	for _, n := range c.Nodes {
-		if !n.reachable() {
+		if !n.connected() {
 			continue
 		}
 		ps, err := n.Host.Addrs(ctx, lab.IfName)

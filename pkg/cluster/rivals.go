@@ -84,10 +84,11 @@ type RivalNode struct {
 	// Dir holds the node's configuration, scripts, pid files and logs.
 	Dir string
 
-	mu       sync.Mutex
-	procs    []*lab.Process
-	runs     int
-	linkDown bool
+	cable
+
+	mu    sync.Mutex
+	procs []*lab.Process
+	runs  int
 }
 
 // NewRivals builds the lab and writes every node's configuration; StartAll
@@ -478,23 +479,10 @@ func (r *Rivals) Stop(n *RivalNode, timeout time.Duration) error {
 
 // LinkDown takes node n's link down (both ends of its cable). While it is
 // down, Holders ignores the node.
-func (r *Rivals) LinkDown(ctx context.Context, n *RivalNode) error {
-	n.mu.Lock()
-	n.linkDown = true
-	n.mu.Unlock()
-	return n.Host.LinkDown(ctx)
-}
+func (r *Rivals) LinkDown(ctx context.Context, n *RivalNode) error { return n.pull(ctx, n.Host) }
 
 // LinkUp brings node n's link back.
-func (r *Rivals) LinkUp(ctx context.Context, n *RivalNode) error {
-	if err := n.Host.LinkUp(ctx); err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.linkDown = false
-	n.mu.Unlock()
-	return nil
-}
+func (r *Rivals) LinkUp(ctx context.Context, n *RivalNode) error { return n.plug(ctx, n.Host) }
 
 // Holders maps each VIP to the nodes that have it on their interface right
 // now (read with ip addr). Nodes whose link is down are left out.
@@ -504,10 +492,7 @@ func (r *Rivals) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
 		out[v] = nil
 	}
 	for _, n := range r.Nodes {
-		n.mu.Lock()
-		down := n.linkDown
-		n.mu.Unlock()
-		if down {
+		if !n.connected() {
 			continue
 		}
 		ps, err := n.Host.Addrs(ctx, lab.IfName)
