@@ -110,6 +110,42 @@ func (c *cable) connected() bool {
 	return !c.pulled
 }
 
+// wired is what holders needs of a node, ours or a rival's.
+type wired interface {
+	label() string
+	host() *lab.Host
+	connected() bool
+}
+
+func (n *Node) label() string        { return n.Name }
+func (n *Node) host() *lab.Host      { return n.Host }
+func (n *RivalNode) label() string   { return n.Name }
+func (n *RivalNode) host() *lab.Host { return n.Host }
+
+// holders maps each of vips to the nodes that have it on their interface,
+// read with ip addr; nodes whose cable is pulled are left out.
+func holders[N wired](ctx context.Context, vips []netip.Addr, nodes []N) (map[netip.Addr][]string, error) {
+	out := make(map[netip.Addr][]string, len(vips))
+	for _, v := range vips {
+		out[v] = nil
+	}
+	for _, n := range nodes {
+		if !n.connected() {
+			continue
+		}
+		ps, err := n.host().Addrs(ctx, lab.IfName)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: addresses of %s: %w", n.label(), err)
+		}
+		for _, p := range ps {
+			if _, ok := out[p.Addr()]; ok {
+				out[p.Addr()] = append(out[p.Addr()], n.label())
+			}
+		}
+	}
+	return out, nil
+}
+
 // New builds the lab and writes every node's configuration; StartAll (or
 // Start) runs the daemons.
 func New(ctx context.Context, opt Options) (*Cluster, error) {
@@ -384,25 +420,7 @@ func (c *Cluster) LinkUp(ctx context.Context, n *Node) error { return n.plug(ctx
 // interface right now (read with ip addr, not from the daemons). Nodes
 // whose link is down are left out.
 func (c *Cluster) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
-	out := map[netip.Addr][]string{}
-	for _, v := range c.VIPs {
-		out[v] = nil
-	}
-	for _, n := range c.Nodes {
-		if !n.connected() {
-			continue
-		}
-		ps, err := n.Host.Addrs(ctx, lab.IfName)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: addresses of %s: %w", n.Name, err)
-		}
-		for _, p := range ps {
-			if _, ok := out[p.Addr()]; ok {
-				out[p.Addr()] = append(out[p.Addr()], n.Name)
-			}
-		}
-	}
-	return out, nil
+	return holders(ctx, c.VIPs, c.Nodes)
 }
 
 // Converged reports whether every VIP is held by exactly one node, each of

@@ -487,25 +487,7 @@ func (r *Rivals) LinkUp(ctx context.Context, n *RivalNode) error { return n.plug
 // Holders maps each VIP to the nodes that have it on their interface right
 // now (read with ip addr). Nodes whose link is down are left out.
 func (r *Rivals) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
-	out := map[netip.Addr][]string{}
-	for _, v := range r.VIPs {
-		out[v] = nil
-	}
-	for _, n := range r.Nodes {
-		if !n.connected() {
-			continue
-		}
-		ps, err := n.Host.Addrs(ctx, lab.IfName)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: addresses of %s: %w", n.Name, err)
-		}
-		for _, p := range ps {
-			if _, ok := out[p.Addr()]; ok {
-				out[p.Addr()] = append(out[p.Addr()], n.Name)
-			}
-		}
-	}
-	return out, nil
+	return holders(ctx, r.VIPs, r.Nodes)
 }
 
 // Preferred reports whether every VIP is held by its preferred node and by
