@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -14,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/lab"
 )
 
@@ -447,29 +446,10 @@ func buildWackalab(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading
-// test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // demoRun is a running "wackalab demo".
 type demoRun struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testenv.LogBuffer
 	prefix string
 	done   chan struct{} // closed when the process has exited
 }
@@ -482,7 +462,7 @@ func startDemo(t *testing.T, args ...string) *demoRun {
 	lab.Require(t, "dnsmasq")
 	bin := buildWackalab(t)
 	d := &demoRun{
-		out:    &syncBuffer{},
+		out:    &testenv.LogBuffer{},
 		prefix: "wkt" + fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff),
 		done:   make(chan struct{}),
 	}

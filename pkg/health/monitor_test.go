@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -14,42 +13,8 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/internal/testenv"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	b := &syncBuffer{}
-	return slog.New(slog.NewTextHandler(b, nil)), b
-}
-
-// eventually fails unless cond becomes true within 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // run starts m.Run and returns a function that stops it and checks that
 // it returned and left no goroutine behind.
@@ -71,7 +36,7 @@ func run(t *testing.T, m *Monitor) (stop func()) {
 			case <-time.After(3 * time.Second):
 				t.Fatal("Run did not return after cancel")
 			}
-			eventually(t, "the goroutines are gone", func() bool { return runtime.NumGoroutine() <= before })
+			testenv.Eventually(t, 5*time.Second, "the goroutines are gone", func() bool { return runtime.NumGoroutine() <= before })
 		})
 	}
 	t.Cleanup(stop)
@@ -119,7 +84,7 @@ func TestMonitorRiseAndFall(t *testing.T) {
 		Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 3, Fall: 2,
 	}
 	var changes atomic.Int32
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	m := New([]config.Check{check}, log, func() { changes.Add(1) })
 	if m.Healthy() {
 		t.Fatal("healthy before the first check")
@@ -131,20 +96,20 @@ func TestMonitorRiseAndFall(t *testing.T) {
 
 	start := time.Now()
 	run(t, m)
-	eventually(t, "healthy", m.Healthy)
+	testenv.Eventually(t, 5*time.Second, "healthy", m.Healthy)
 	// Rise 3 at 50 ms: at least 100 ms after the first run.
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Errorf("healthy after %v, before 3 runs", d)
 	}
-	eventually(t, "onChange is called", func() bool { return changes.Load() == 1 })
+	testenv.Eventually(t, 5*time.Second, "onChange is called", func() bool { return changes.Load() == 1 })
 	st = m.Status()
 	if !st[0].Healthy || st[0].Successes < 3 || st[0].Failures != 0 || st[0].LastError != "" || st[0].LastChange.IsZero() {
 		t.Errorf("Status = %+v", st[0])
 	}
 
 	ln.Close()
-	eventually(t, "unhealthy", func() bool { return !m.Healthy() })
-	eventually(t, "onChange is called", func() bool { return changes.Load() == 2 })
+	testenv.Eventually(t, 5*time.Second, "unhealthy", func() bool { return !m.Healthy() })
+	testenv.Eventually(t, 5*time.Second, "onChange is called", func() bool { return changes.Load() == 2 })
 	st = m.Status()
 	if st[0].Healthy || st[0].Failures < 2 || st[0].Successes != 0 || !strings.Contains(st[0].LastError, "connection refused") {
 		t.Errorf("Status = %+v", st[0])
@@ -162,14 +127,14 @@ func TestMonitorRiseAndFall(t *testing.T) {
 // TestMonitorAllChecks: the node is healthy only while every check is.
 func TestMonitorAllChecks(t *testing.T) {
 	ln := listener(t)
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	m := New([]config.Check{
 		{Name: "up", Kind: config.CheckTCP, Address: ln.Addr().String(), Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1},
 		{Name: "down", Kind: config.CheckExec, Command: []string{"/bin/false"}, Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1},
 	}, log, nil)
 	run(t, m)
-	eventually(t, "the tcp check passes", func() bool { return m.Status()[0].Healthy })
-	eventually(t, "the exec check ran twice", func() bool { return m.Status()[1].Failures >= 2 })
+	testenv.Eventually(t, 5*time.Second, "the tcp check passes", func() bool { return m.Status()[0].Healthy })
+	testenv.Eventually(t, 5*time.Second, "the exec check ran twice", func() bool { return m.Status()[1].Failures >= 2 })
 	if m.Healthy() {
 		t.Error("healthy with a failing check")
 	}
@@ -195,11 +160,11 @@ func TestMonitorSlowCallback(t *testing.T) {
 		}
 	})
 	stop := run(t, m)
-	eventually(t, "healthy", m.Healthy)
-	eventually(t, "onChange is called", func() bool { return calls.Load() == 1 })
+	testenv.Eventually(t, 5*time.Second, "healthy", m.Healthy)
+	testenv.Eventually(t, 5*time.Second, "onChange is called", func() bool { return calls.Load() == 1 })
 	// Two more changes while onChange blocks.
 	ln.Close()
-	eventually(t, "unhealthy", func() bool { return !m.Healthy() })
+	testenv.Eventually(t, 5*time.Second, "unhealthy", func() bool { return !m.Healthy() })
 	ln2, err := net.Listen("tcp", ln.Addr().String())
 	if err != nil {
 		t.Skip("cannot listen on the same port again:", err)
@@ -214,11 +179,11 @@ func TestMonitorSlowCallback(t *testing.T) {
 			c.Close()
 		}
 	}()
-	eventually(t, "healthy again", m.Healthy)
+	testenv.Eventually(t, 5*time.Second, "healthy again", m.Healthy)
 	last := m.Status()[0].LastCheck
-	eventually(t, "checks go on", func() bool { return m.Status()[0].LastCheck.After(last) })
+	testenv.Eventually(t, 5*time.Second, "checks go on", func() bool { return m.Status()[0].LastCheck.After(last) })
 	close(release)
-	eventually(t, "one more onChange call", func() bool { return calls.Load() == 2 })
+	testenv.Eventually(t, 5*time.Second, "one more onChange call", func() bool { return calls.Load() == 2 })
 	time.Sleep(50 * time.Millisecond)
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d onChange calls, want 2", n)
@@ -254,7 +219,7 @@ func TestMonitorRunTwice(t *testing.T) {
 		Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1,
 	}}, slog.New(slog.DiscardHandler), nil)
 	stop := run(t, m)
-	eventually(t, "Run runs", m.running.Load)
+	testenv.Eventually(t, 5*time.Second, "Run runs", m.running.Load)
 	done := make(chan struct{})
 	go func() {
 		m.Run(context.Background())
@@ -265,11 +230,11 @@ func TestMonitorRunTwice(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("a second Run did not return")
 	}
-	eventually(t, "healthy", m.Healthy)
+	testenv.Eventually(t, 5*time.Second, "healthy", m.Healthy)
 	stop()
 	run(t, m)
 	last := m.Status()[0].LastCheck
-	eventually(t, "checks run again", func() bool { return m.Status()[0].LastCheck.After(last) })
+	testenv.Eventually(t, 5*time.Second, "checks run again", func() bool { return m.Status()[0].LastCheck.After(last) })
 }
 
 // TestMonitorRepairs: out-of-range values from a config that skipped
@@ -302,5 +267,5 @@ func TestMonitorConcurrentReads(t *testing.T) {
 		m.Healthy()
 		m.Status()
 	}
-	eventually(t, "healthy", m.Healthy)
+	testenv.Eventually(t, 5*time.Second, "healthy", m.Healthy)
 }

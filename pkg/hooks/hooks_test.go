@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/config"
+	"github.com/wackamole/wackamole/pkg/internal/testenv"
 )
 
 // script writes a shell script to dir and returns its name.
@@ -25,41 +25,6 @@ func script(t *testing.T, dir, name, body string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	b := &syncBuffer{}
-	return slog.New(slog.NewTextHandler(b, nil)), b
-}
-
-// eventually fails unless cond becomes true within 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func exists(name string) func() bool {
@@ -88,7 +53,7 @@ func newTest(t *testing.T, cfg config.Hooks, log *slog.Logger, queueSize int) *R
 	r := newRunner(cfg, log, queueSize)
 	t.Cleanup(func() {
 		r.Close()
-		eventually(t, "the workers are gone", func() bool { return runtime.NumGoroutine() <= before })
+		testenv.Eventually(t, 5*time.Second, "the workers are gone", func() bool { return runtime.NumGoroutine() <= before })
 	})
 	return r
 }
@@ -107,7 +72,7 @@ func TestEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	hook := script(t, dir, "acquire", `{ echo "argv: $0|$1|$2|$#"; echo "cwd: $(pwd)"; env; } > `+out+".tmp && mv "+out+".tmp "+out+"\n")
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	r := newTest(t, config.Hooks{OnAcquire: hook, Timeout: 5 * time.Second}, log, QueueSize)
 	r.Run(Event{
 		Kind: Acquire, VIP: "www-1",
@@ -202,7 +167,7 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log, logs := testLogger()
+			log, logs := testenv.Logger()
 			r := newTest(t, config.Hooks{OnRelease: tt.hook, Timeout: 5 * time.Second}, log, QueueSize)
 			r.Run(Event{Kind: Release, VIP: "www-1"})
 			r.Close()
@@ -221,12 +186,12 @@ func TestTimeout(t *testing.T) {
 	pidFile := filepath.Join(dir, "pid")
 	out := filepath.Join(dir, "out")
 	hook := script(t, dir, "hook", `if [ "$2" = slow ]; then sleep 30 & echo $! > `+pidFile+"; wait; fi\necho \"$2\" >> "+out+"\n")
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	r := newTest(t, config.Hooks{OnConflict: hook, Timeout: 300 * time.Millisecond}, log, QueueSize)
 	start := time.Now()
 	r.Run(Event{Kind: Conflict, VIP: "slow"})
 	r.Run(Event{Kind: Conflict, VIP: "fast"})
-	eventually(t, "the next event ran", exists(out))
+	testenv.Eventually(t, 5*time.Second, "the next event ran", exists(out))
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the next event ran after %v", d)
 	}
@@ -235,7 +200,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	eventually(t, "the hook's child is killed", func() bool { return !alive(pid) })
+	testenv.Eventually(t, 5*time.Second, "the hook's child is killed", func() bool { return !alive(pid) })
 	r.Close()
 	checkCounts(t, r, 2, 1, 0)
 	if !strings.Contains(logs.String(), `error="timed out after 300ms (killed)"`) {
@@ -249,10 +214,10 @@ func TestQueueFull(t *testing.T) {
 	dir := t.TempDir()
 	gate, started := filepath.Join(dir, "gate"), filepath.Join(dir, "started")
 	hook := script(t, dir, "hook", "touch "+started+"\nwhile ! [ -e "+gate+" ]; do sleep 0.01; done\n")
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	r := newTest(t, config.Hooks{OnAcquire: hook, Timeout: 10 * time.Second}, log, QueueSize)
 	r.Run(Event{Kind: Acquire, VIP: "first"})
-	eventually(t, "the first hook runs", exists(started))
+	testenv.Eventually(t, 5*time.Second, "the first hook runs", exists(started))
 	start := time.Now()
 	for i := range QueueSize + 3 {
 		r.Run(Event{Kind: Acquire, VIP: fmt.Sprint(i)})
@@ -284,7 +249,7 @@ func TestQueuesIndependent(t *testing.T) {
 	r := newTest(t, cfg, slog.New(slog.DiscardHandler), QueueSize)
 	r.Run(Event{Kind: Acquire, VIP: "a"})
 	r.Run(Event{Kind: Conflict, VIP: "a"})
-	eventually(t, "the conflict hook ran", exists(out))
+	testenv.Eventually(t, 5*time.Second, "the conflict hook ran", exists(out))
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -298,13 +263,13 @@ func TestCloseBound(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	hook := script(t, dir, "hook", "echo $$ > "+pidFile+".tmp && mv "+pidFile+".tmp "+pidFile+"\nexec sleep 30\n")
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	r := newTest(t, config.Hooks{OnRelease: hook, Timeout: time.Minute}, log, QueueSize)
 	r.closeWait = 200 * time.Millisecond
 	for i := range 3 {
 		r.Run(Event{Kind: Release, VIP: fmt.Sprint(i)})
 	}
-	eventually(t, "the first hook runs", exists(pidFile))
+	testenv.Eventually(t, 5*time.Second, "the first hook runs", exists(pidFile))
 	data, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +309,7 @@ func TestNoHooks(t *testing.T) {
 }
 
 func TestUnknownKind(t *testing.T) {
-	log, logs := testLogger()
+	log, logs := testenv.Logger()
 	r := newTest(t, config.Hooks{OnAcquire: "/bin/true"}, log, QueueSize)
 	r.Run(Event{Kind: "move", VIP: "a"})
 	checkCounts(t, r, 0, 0, 1)
