@@ -524,20 +524,28 @@ func (c *Cluster) Node(name string) *Node {
 
 // Logs returns the tail of every node's daemon logs, for failure reports.
 func (c *Cluster) Logs(lines int) string {
-	var b strings.Builder
+	var files []string
 	for _, n := range c.Nodes {
-		files, _ := filepath.Glob(n.LogPath + "*")
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			ls := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-			if len(ls) > lines {
-				ls = ls[len(ls)-lines:]
-			}
-			fmt.Fprintf(&b, "==== %s (last %d lines)\n%s\n", f, len(ls), strings.Join(ls, "\n"))
+		fs, _ := filepath.Glob(n.LogPath + "*")
+		files = append(files, fs...)
+	}
+	return tails(files, lines)
+}
+
+// tails returns the last lines of each of files, each under a header
+// naming it; a file that cannot be read is left out.
+func tails(files []string, lines int) string {
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
 		}
+		ls := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(ls) > lines {
+			ls = ls[len(ls)-lines:]
+		}
+		fmt.Fprintf(&b, "==== %s (last %d lines)\n%s\n", f, len(ls), strings.Join(ls, "\n"))
 	}
 	return b.String()
 }

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +51,18 @@ func TestSummarize(t *testing.T) {
 	}
 	if s := Summarize(nil); s.Runs != 0 {
 		t.Errorf("empty: %+v", s)
+	}
+}
+
+func TestTails(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.log")
+	if err := os.WriteFile(a, []byte("1\n2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := tails([]string{a, filepath.Join(dir, "missing.log")}, 2)
+	want := "==== " + a + " (last 2 lines)\n2\n3\n"
+	if got != want {
+		t.Fatalf("tails = %q, want %q", got, want)
 	}
 }

@@ -534,22 +534,12 @@ func (r *Rivals) WaitPreferred(ctx context.Context) (map[netip.Addr][]string, er
 
 // Logs returns the tail of every node's daemon logs, for failure reports.
 func (r *Rivals) Logs(lines int) string {
-	var b strings.Builder
+	var files []string
 	for _, n := range r.Nodes {
-		files, _ := filepath.Glob(filepath.Join(n.Dir, "*.log"))
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			ls := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-			if len(ls) > lines {
-				ls = ls[len(ls)-lines:]
-			}
-			fmt.Fprintf(&b, "==== %s (last %d lines)\n%s\n", f, len(ls), strings.Join(ls, "\n"))
-		}
+		fs, _ := filepath.Glob(filepath.Join(n.Dir, "*.log"))
+		files = append(files, fs...)
 	}
-	return b.String()
+	return tails(files, lines)
 }
 
 // Close kills every daemon and removes the lab.
