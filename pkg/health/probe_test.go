@@ -291,20 +291,7 @@ func TestHTTPClient(t *testing.T) {
 }
 
 func TestProbeTCP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := listener(t)
 	c := config.Check{Name: "tcp", Kind: config.CheckTCP, Address: ln.Addr().String(), Timeout: time.Second}
 	if err := Probe(context.Background(), c); err != nil {
 		t.Errorf("Probe(%s): %v", c.Address, err)
