@@ -141,7 +141,7 @@ func parseND(frame []byte) (Claim, bool) {
 		return Claim{}, false
 	}
 	target := netip.AddrFrom16([16]byte(icmp[8:24]))
-	if target.IsMulticast() || target.IsUnspecified() {
+	if !ndClaimable(target) {
 		return Claim{}, false
 	}
 
@@ -155,7 +155,7 @@ func parseND(frame []byte) (Claim, bool) {
 		}
 		c.Op, c.Addr, want = OpNA, target, ndOptTLLA
 	case icmpTypeNS:
-		if src.IsUnspecified() || src.IsMulticast() {
+		if !ndClaimable(src) {
 			return Claim{}, false
 		}
 		c.Op, c.Addr, want = OpNS, src, ndOptSLLA
@@ -175,6 +175,15 @@ func parseND(frame []byte) (Claim, bool) {
 	}
 	c.MAC = cloneMAC(lla)
 	return c, true
+}
+
+// ndClaimable reports whether an NDP packet can claim a: a unicast IPv6
+// address. IPv4-mapped addresses (::ffff:a.b.c.d) never appear on the wire
+// (RFC 4291 2.5.5.2) and no VIP can be one, so a packet naming one is
+// forged or broken and claims nothing; left in, it would also compare
+// unequal to the IPv4 VIP it resembles and confuse the reader.
+func ndClaimable(a netip.Addr) bool {
+	return !a.IsUnspecified() && !a.IsMulticast() && !a.Is4In6()
 }
 
 // findLLA walks NDP options and returns the Ethernet link-layer address in

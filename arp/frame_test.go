@@ -122,6 +122,12 @@ func testFrames(t testing.TB) map[string][]byte {
 	naExtHdr := bytes.Clone(na)
 	naExtHdr[ethHeaderLen+6] = 0 // hop-by-hop
 	ra := ndFrame(t, macA, ll6, allNodes, 255, &ndp.RouterAdvertisement{})
+	// ndp refuses to marshal IPv4-mapped addresses, so patch them in.
+	mapped := netip.MustParseAddr("::ffff:198.18.0.10").As16()
+	naMapped := bytes.Clone(na)
+	copy(naMapped[ethHeaderLen+ipv6HdrLen+8:], mapped[:])
+	nsMapped := bytes.Clone(ns)
+	copy(nsMapped[ethHeaderLen+8:], mapped[:])
 
 	return map[string][]byte{
 		"gratuitous request":   grat[0],
@@ -152,6 +158,8 @@ func testFrames(t testing.TB) map[string][]byte {
 		"NA extension header":  naExtHdr,
 		"router advertisement": ra,
 		"truncated NA":         na[:ethHeaderLen+ipv6HdrLen+ndMinLen-1],
+		"NA for mapped IPv4":   naMapped,
+		"NS from mapped IPv4":  nsMapped,
 	}
 }
 
@@ -190,6 +198,8 @@ func TestParseClaim(t *testing.T) {
 		{"NA extension header", false, Claim{}},
 		{"router advertisement", false, Claim{}},
 		{"truncated NA", false, Claim{}},
+		{"NA for mapped IPv4", false, Claim{}},
+		{"NS from mapped IPv4", false, Claim{}},
 	}
 	if len(tests) != len(frames) {
 		t.Fatalf("%d tests for %d frames", len(tests), len(frames))
