@@ -311,6 +311,10 @@ type Member struct {
 	Since time.Time
 	// LastHeard is when its last heartbeat arrived.
 	LastHeard time.Time
+	// Process tells the member's daemon processes apart: it changes when
+	// the member restarts, never while it runs (reloads included). It is 0
+	// until a heartbeat has come.
+	Process uint64
 }
 
 // View is a snapshot of the group as this node sees it.
@@ -337,11 +341,12 @@ func (g *Group) View() View {
 	self.Addr = g.self
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	self.Process = g.version.start
 	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1)}
 	self.MetaErr = self.Meta.UnmarshalBinary(g.meta)
 	v.Members = append(v.Members, self)
 	for name, p := range g.members {
-		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard}
+		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard, Process: p.version.start}
 		m.MetaErr = m.Meta.UnmarshalBinary(p.meta)
 		m.Alive = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout
 		m.Fresh = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout/2

@@ -75,6 +75,9 @@ func TestHeartbeatMetadataWinsOverMemberlist(t *testing.T) {
 	if held() != 0 {
 		t.Fatal("the restarted process's metadata is not used")
 	}
+	if m := g.View().Members[1]; m.Name != "web1" || m.Process != 200 {
+		t.Fatalf("the view does not tell the new process: %+v", m)
+	}
 	// A late heartbeat of the old process, and memberlist's stale view.
 	(*delegate)(g).NotifyMsg(encodeHeartbeat("web1", metaVersion{start: 100, counter: 10}, claims(1)))
 	(*events)(g).NotifyUpdate(node)

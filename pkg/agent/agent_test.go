@@ -563,3 +563,52 @@ func TestReconfigurationGrace(t *testing.T) {
 		}
 	}
 }
+
+// The reconfiguration grace is for a member that reloads, not for one that
+// comes back: a member that returns with another configuration (restarted
+// with a new file) holds nothing, and its claims from before must not keep
+// its VIP from being served. It may come back after going silent (cut off,
+// and reloaded meanwhile), or restart faster than the failure timeout, as a
+// new process.
+func TestNoGraceForAMemberThatCameBack(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		silent  bool
+		process uint64 // when it is back; it was 1
+	}{
+		{"silent in between", true, 1},
+		{"restarted within the failure timeout", false, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, testConfig)
+			fp := Fingerprint(r.a.cfg)
+			held := membership.NewBitmap(3)
+			held.Set(1) // n2 holds b
+			r.g.mu.Lock()
+			r.g.members[1].Process = 1
+			r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: held, Leaving: membership.NewBitmap(3)}
+			r.g.mu.Unlock()
+			r.round()
+
+			if tt.silent {
+				r.g.mu.Lock()
+				r.g.members[1].Alive, r.g.members[1].Fresh = false, false
+				r.g.mu.Unlock()
+				r.clock = r.clock.Add(time.Second)
+				r.round()
+			}
+
+			r.g.mu.Lock()
+			r.g.members[1] = membership.Member{Name: "n2", Alive: true, Fresh: true, Process: tt.process, Meta: membership.Meta{
+				State: membership.Mature, Healthy: true, Fingerprint: fp + 1, Held: membership.NewBitmap(4), Leaving: membership.NewBitmap(4)}}
+			r.g.mu.Unlock()
+			r.clock = r.clock.Add(time.Second)
+			r.round()
+			for _, v := range r.a.Status().VIPs {
+				if v.Name == "b" && slices.Contains(v.Holders, "n2") {
+					t.Fatalf("n2 came back with another configuration and is taken to hold b: %+v", v)
+				}
+			}
+		})
+	}
+}

@@ -96,35 +96,66 @@ const reconfigGrace = 10 * time.Second
 // claims are a member's VIPs by name, which, unlike the metadata bitmaps,
 // mean the same under another configuration.
 type claims struct {
+	process        uint64 // the member's process they were read from
 	holds, leaving []string
 }
 
-// compatible reports whether a member's claims can be read with this
-// node's configuration: same fingerprint, or a different one for less than
-// reconfigGrace, in which case the claims are its last ones read under the
-// same fingerprint. It also keeps those for later.
-func (a *Agent) compatible(m membership.Member, now time.Time) (claims, bool) {
+// claimsIn reads the claims in metadata written under this node's
+// configuration: the bitmaps index this node's VIP list.
+func (a *Agent) claimsIn(meta membership.Meta) claims {
+	var c claims
+	for i, v := range a.cfg.VIPs {
+		if meta.Held.Has(i) {
+			c.holds = append(c.holds, v.Name)
+		}
+		if meta.Leaving.Has(i) {
+			c.leaving = append(c.leaving, v.Name)
+		}
+	}
+	return c
+}
+
+// observe keeps, for a live member, what the reconfiguration grace needs:
+// its last claims read under this node's configuration, and since when its
+// configuration differs.
+func (a *Agent) observe(m membership.Member, now time.Time) {
 	if m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
 		delete(a.mismatchSince, m.Name)
-		var c claims
-		for i, v := range a.cfg.VIPs {
-			if m.Meta.Held.Has(i) {
-				c.holds = append(c.holds, v.Name)
-			}
-			if m.Meta.Leaving.Has(i) {
-				c.leaving = append(c.leaving, v.Name)
-			}
-		}
+		c := a.claimsIn(m.Meta)
+		c.process = m.Process
 		a.lastClaims[m.Name] = c
-		return c, true
+		return
 	}
-	since, ok := a.mismatchSince[m.Name]
-	if !ok {
-		since = now
+	if _, ok := a.mismatchSince[m.Name]; !ok {
 		a.mismatchSince[m.Name] = now
 	}
+}
+
+// forget drops what observe kept of members that are not alive: one that
+// comes back may have changed anything meanwhile, and its old claims would
+// pass for current ones.
+func (a *Agent) forget(alive map[string]bool) {
+	maps.DeleteFunc(a.lastClaims, func(name string, _ claims) bool { return !alive[name] })
+	maps.DeleteFunc(a.mismatchSince, func(name string, _ time.Time) bool { return !alive[name] })
+}
+
+// claimsOf returns a member's claims and whether this node can read them
+// (whether the member is compatible). It can for itself, for a member with
+// the same fingerprint, and, for less than reconfigGrace, for a member
+// whose fingerprint just changed while it stayed alive and ran on: a
+// reload, not a restart. Those are the claims it made just before.
+func (a *Agent) claimsOf(m membership.Member, now time.Time) (claims, bool) {
+	switch {
+	case m.Self:
+		return claims{holds: a.heldNames(), leaving: sortedKeys(a.leaving)}, true
+	case m.MetaErr != nil:
+		return claims{}, false
+	case m.Meta.Fingerprint == a.fingerprint:
+		return a.claimsIn(m.Meta), true
+	}
 	c, known := a.lastClaims[m.Name]
-	return c, known && m.MetaErr == nil && now.Sub(since) < reconfigGrace
+	since, differs := a.mismatchSince[m.Name]
+	return c, known && differs && c.process == m.Process && now.Sub(since) < reconfigGrace
 }
 
 // eligible says whether a member may be given VIPs, and if not, why.
@@ -162,15 +193,15 @@ func (a *Agent) input(view membership.View) (vip.Input, quorumState) {
 		in.VIPs = append(in.VIPs, vip.Spec{Name: v.Name, Prefer: v.Prefer})
 	}
 	q := quorumState{need: a.cfg.QuorumNeeded()}
+	alive := map[string]bool{}
 	for _, m := range view.Members {
-		var c claims
-		compatible := true
 		if m.Self {
 			m.Meta, m.MetaErr = a.selfMeta(), nil
-			c = claims{holds: a.heldNames(), leaving: sortedKeys(a.leaving)}
 		} else if m.Alive {
-			c, compatible = a.compatible(m, now)
+			a.observe(m, now)
+			alive[m.Name] = true
 		}
+		c, compatible := a.claimsOf(m, now)
 		if m.Fresh && compatible {
 			q.have++
 		}
@@ -184,6 +215,7 @@ func (a *Agent) input(view membership.View) (vip.Input, quorumState) {
 		}
 		in.Members = append(in.Members, mem)
 	}
+	a.forget(alive)
 	in.Quorum = q.ok()
 	return in, q
 }

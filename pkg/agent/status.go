@@ -123,21 +123,13 @@ func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, wa
 			m.Meta, m.MetaErr = a.selfMeta(), nil
 			ms.Since = a.started
 		}
-		_, inGrace := a.mismatchSince[m.Name]
-		inGrace = inGrace && a.now().Sub(a.mismatchSince[m.Name]) < reconfigGrace
-		ms.Eligible, ms.Why = a.eligible(m, m.Self || (m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint) || inGrace)
+		c, compatible := a.claimsOf(m, now)
+		ms.Eligible, ms.Why = a.eligible(m, compatible)
 		if m.MetaErr == nil {
 			ms.State, ms.Healthy = m.Meta.State.String(), m.Meta.Healthy
-			if m.Meta.Fingerprint == a.fingerprint {
-				for i, v := range a.cfg.VIPs {
-					if m.Meta.Held.Has(i) {
-						ms.Held = append(ms.Held, v.Name)
-					}
-					if m.Meta.Leaving.Has(i) {
-						ms.Leaving = append(ms.Leaving, v.Name)
-					}
-				}
-			}
+		}
+		if compatible {
+			ms.Held, ms.Leaving = c.holds, c.leaving
 		}
 		s.Members = append(s.Members, ms)
 	}
