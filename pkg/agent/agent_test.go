@@ -180,14 +180,28 @@ func (r *rig) peers(t *testing.T, names ...string) {
 	fp := Fingerprint(r.a.cfg)
 	ms := []membership.Member{{Name: "n1", Self: true, Alive: true, Fresh: true}}
 	for _, n := range names {
-		ms = append(ms, membership.Member{Name: n, Alive: true, Fresh: true, Meta: membership.Meta{
-			State: membership.Mature, Healthy: true, Fingerprint: fp,
-			Held: membership.NewBitmap(len(r.a.cfg.VIPs)), Leaving: membership.NewBitmap(len(r.a.cfg.VIPs)),
-		}})
+		ms = append(ms, membership.Member{Name: n, Alive: true, Fresh: true, Meta: matureMeta(fp, len(r.a.cfg.VIPs))})
 	}
 	r.g.mu.Lock()
 	r.g.members = ms
 	r.g.mu.Unlock()
+}
+
+// setMember changes member i of the view (0 is n1, this node).
+func (r *rig) setMember(i int, change func(m *membership.Member)) {
+	r.g.mu.Lock()
+	defer r.g.mu.Unlock()
+	change(&r.g.members[i])
+}
+
+// matureMeta is the metadata of a mature, healthy member whose VIP
+// configuration has fingerprint fp and n VIPs, holding the VIPs at held.
+func matureMeta(fp uint64, n int, held ...int) membership.Meta {
+	m := membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: membership.NewBitmap(n), Leaving: membership.NewBitmap(n)}
+	for _, i := range held {
+		m.Held.Set(i)
+	}
+	return m
 }
 
 // round is one pass of the loop body.
@@ -367,12 +381,7 @@ func TestDrainHandsOverAndReports(t *testing.T) {
 		t.Fatalf("draining node does not mark its VIP leaving: %+v", m)
 	}
 	// n2 takes a over.
-	fp := Fingerprint(r.a.cfg)
-	held := membership.NewBitmap(3)
-	held.Set(0)
-	r.g.mu.Lock()
-	r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: held, Leaving: membership.NewBitmap(3)}
-	r.g.mu.Unlock()
+	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(Fingerprint(r.a.cfg), 3, 0) })
 	r.round()
 	r.a.answerDrains()
 	if r.b.has("198.18.0.100/32") {
@@ -531,19 +540,13 @@ func TestSettlesAfterRegainingQuorum(t *testing.T) {
 func TestReconfigurationGrace(t *testing.T) {
 	r := newRig(t, testConfig)
 	fp := Fingerprint(r.a.cfg)
-	held := membership.NewBitmap(3)
-	held.Set(1) // n2 holds b
-	r.g.mu.Lock()
-	r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: held, Leaving: membership.NewBitmap(3)}
-	r.g.mu.Unlock()
+	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(fp, 3, 1) }) // n2 holds b
 	r.round()
 	if r.b.has("198.18.0.101/32") {
 		t.Fatal("took n2's VIP")
 	}
 	// n2 reloads: another fingerprint, its bitmaps over another list.
-	r.g.mu.Lock()
-	r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp + 1, Held: membership.NewBitmap(4), Leaving: membership.NewBitmap(4)}
-	r.g.mu.Unlock()
+	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(fp+1, 4) })
 	r.clock = r.clock.Add(time.Second)
 	r.round()
 	if r.b.has("198.18.0.101/32") {
@@ -582,26 +585,18 @@ func TestNoGraceForAMemberThatCameBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, testConfig)
 			fp := Fingerprint(r.a.cfg)
-			held := membership.NewBitmap(3)
-			held.Set(1) // n2 holds b
-			r.g.mu.Lock()
-			r.g.members[1].Process = 1
-			r.g.members[1].Meta = membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: held, Leaving: membership.NewBitmap(3)}
-			r.g.mu.Unlock()
+			r.setMember(1, func(m *membership.Member) { m.Process, m.Meta = 1, matureMeta(fp, 3, 1) }) // n2 holds b
 			r.round()
 
 			if tt.silent {
-				r.g.mu.Lock()
-				r.g.members[1].Alive, r.g.members[1].Fresh = false, false
-				r.g.mu.Unlock()
+				r.setMember(1, func(m *membership.Member) { m.Alive, m.Fresh = false, false })
 				r.clock = r.clock.Add(time.Second)
 				r.round()
 			}
 
-			r.g.mu.Lock()
-			r.g.members[1] = membership.Member{Name: "n2", Alive: true, Fresh: true, Process: tt.process, Meta: membership.Meta{
-				State: membership.Mature, Healthy: true, Fingerprint: fp + 1, Held: membership.NewBitmap(4), Leaving: membership.NewBitmap(4)}}
-			r.g.mu.Unlock()
+			r.setMember(1, func(m *membership.Member) {
+				*m = membership.Member{Name: "n2", Alive: true, Fresh: true, Process: tt.process, Meta: matureMeta(fp+1, 4)}
+			})
 			r.clock = r.clock.Add(time.Second)
 			r.round()
 			for _, v := range r.a.Status().VIPs {
