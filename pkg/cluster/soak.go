@@ -1560,8 +1560,8 @@ func (r *soakRun) dumpAsync(reason string) {
 	}
 	r.dumps++
 	seq := r.dumps
+	r.wg.Add(1) // under mu, so that Soak's Wait, which follows stopped, sees it
 	r.mu.Unlock()
-	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		path, err := r.dump(seq, reason)
