@@ -73,6 +73,7 @@ type Group struct {
 
 	changed chan struct{}
 	publish chan struct{}
+	rejoin  chan struct{} // a rejoin round now (Rejoin)
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
@@ -147,6 +148,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		log:     cfg.Logger,
 		changed: make(chan struct{}, 1),
 		publish: make(chan struct{}, 1),
+		rejoin:  make(chan struct{}, 1),
 		beat:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		meta:    slices.Clone(meta),
@@ -479,6 +481,14 @@ func (g *Group) heard(name string, v metaVersion, meta []byte) {
 	}
 }
 
+// Rejoin makes the group join its missing seeds and lost members now
+// rather than at the next RejoinInterval. Call it when they may have just
+// become reachable again, for example when a link came back up: memberlist
+// drops the members it cannot reach while the link is down, and until they
+// are joined again this node neither hears them nor sees what they hold.
+// It never blocks.
+func (g *Group) Rejoin() { signal(g.rejoin) }
+
 // rejoinLoop joins seeds and lost members that are not in the roster: the
 // only way two halves of a healed partition find each other again.
 func (g *Group) rejoinLoop() {
@@ -491,6 +501,7 @@ func (g *Group) rejoinLoop() {
 			case <-g.stop:
 				return
 			case <-t.C:
+			case <-g.rejoin:
 			}
 		}
 		for _, addr := range g.missing() {

@@ -141,6 +141,44 @@ func TestGroupDetectsCrash(t *testing.T) {
 	}
 }
 
+// Rejoin joins a missing seed at once, not at the next rejoin interval
+// (an hour here): the daemon calls it when a link comes back.
+func TestRejoinJoinsMissingSeedsNow(t *testing.T) {
+	timing, _ := Profile("fast")
+	timing.RejoinInterval = time.Hour
+	ports := []uint16{freePort(t), freePort(t)}
+	start := func(i int, seeds ...uint16) *Group {
+		cfg := DefaultConfig()
+		cfg.Name = fmt.Sprintf("node%d", i)
+		cfg.Bind = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[i])
+		for _, p := range seeds {
+			cfg.Seeds = append(cfg.Seeds, fmt.Sprintf("127.0.0.1:%d", p))
+		}
+		cfg.Timing = timing
+		cfg.Key = sameKey(i)
+		cfg.Logger = testLogger(t)
+		meta, _ := Meta{State: Mature, Healthy: true, Held: NewBitmap(3), Leaving: NewBitmap(3)}.MarshalBinary()
+		g, err := Start(cfg, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Shutdown() })
+		return g
+	}
+	// node0 starts first: its one join to node1, at start, is refused.
+	g0 := start(0, ports...)
+	eventually(t, 5*time.Second, "node0's first join has ended", func() bool {
+		g0.mu.Lock()
+		defer g0.mu.Unlock()
+		return len(g0.joining) == 0
+	})
+	g1 := start(1) // knows no seed: only node0 can bring them together
+	g0.Rejoin()
+	eventually(t, 5*time.Second, "node0 and node1 see each other", func() bool {
+		return aliveNames(g0)["node1"] && aliveNames(g1)["node0"]
+	})
+}
+
 func TestGroupRefusesAStrangerKey(t *testing.T) {
 	gs := cluster(t, 3, func(i int) []byte {
 		if i == 2 {

@@ -208,6 +208,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		changed := func() {
 			d.agent.Wake()
 			d.listener.Resync()
+			d.group.Rejoin() // a link that came back may reach dropped members
 		}
 		if err := d.binder.Watch(side, changed); err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Warn("watching addresses and links failed; relying on the periodic resync", "err", err)
