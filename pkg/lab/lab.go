@@ -277,12 +277,7 @@ func (l *Lab) AddNode(ctx context.Context) (*Host, error) {
 	name := "n" + strconv.Itoa(k)
 	h, err := l.addHost(ctx, name, l.NodeAddr(k), true)
 	if err != nil {
-		// The node's namespace takes its veth pair with it.
-		ns := l.Prefix + "-" + name
-		if cerr := l.removeNamespace(ns); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-		return nil, err
+		return nil, errors.Join(err, l.removeHost(name))
 	}
 	l.Nodes = append(l.Nodes, h)
 	l.logf("lab %s: node %s joined at %s", l.Prefix, h.NS, h.Addr)
@@ -315,10 +310,7 @@ func (l *Lab) AddHost(ctx context.Context, name string) (*Host, error) {
 	}
 	h, err := l.addHost(ctx, name, l.addrAt(extraOffset+len(l.Extras)), false)
 	if err != nil {
-		if cerr := l.removeNamespace(l.Prefix + "-" + name); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-		return nil, err
+		return nil, errors.Join(err, l.removeHost(name))
 	}
 	l.Extras = append(l.Extras, h)
 	l.logf("lab %s: host %s added at %s", l.Prefix, h.NS, h.Addr)
@@ -422,6 +414,21 @@ func (l *Lab) addNamespace(ctx context.Context, ns string) error {
 }
 
 // removeNamespace kills what runs in ns and deletes it.
+// removeHost undoes a host that addHost could not finish: its bridge-side
+// veth, then its namespace. The veth goes first, explicitly: deleting a
+// namespace destroys its veth pairs only later, in the kernel's cleanup
+// work, and a host added again under the same name would find the old
+// bridge port still there ("File exists").
+func (l *Lab) removeHost(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	var err error
+	if _, derr := l.Bridge.ip(ctx, "link", "del", "v"+name); derr != nil && !strings.Contains(derr.Error(), "Cannot find device") {
+		err = derr
+	}
+	return errors.Join(err, l.removeNamespace(l.Prefix+"-"+name))
+}
+
 func (l *Lab) removeNamespace(ns string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
