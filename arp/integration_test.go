@@ -166,7 +166,7 @@ func TestAnnounceIPv4(t *testing.T) {
 	t.Run("interface recreated", func(t *testing.T) {
 		l := l.with(t)
 		vip := netip.MustParseAddr("198.18.0.55")
-		_, log := l.listen(l.b, []string{"eth0"}, vip)
+		ln, log := l.listen(l.b, []string{"eth0"}, vip)
 		l.announceUntil("claim before recreation", l.a, ann, "eth0", vip, func() bool {
 			return log.find(fromMAC(macA0, OpGratuitous, false))
 		})
@@ -186,6 +186,10 @@ func TestAnnounceIPv4(t *testing.T) {
 		// B's interface: the listener must re-open its sockets as well.
 		l.ip("-n", l.b, "link", "del", "eth0")
 		l.port(l.b, "eth0", "b0", macB0, "198.18.0.2/24")
+		// As the daemon does on the link event; the 5 s poll is only the
+		// safety net (TestListenerInterfaces covers it) and would race the
+		// 5 s deadline below.
+		ln.Resync()
 
 		before := len(log.all())
 		l.announceUntil("claim after recreation", l.a, ann, "eth0", vip, func() bool {
