@@ -7,7 +7,9 @@ import (
 	"github.com/hashicorp/memberlist"
 )
 
-// Timing is a set of failure-detection and gossip timings.
+// Timing is a set of failure-detection and gossip timings. Start from one
+// of the profiles (LAN, Fast, WAN) and change what you must, as with
+// memberlist's DefaultLANConfig.
 type Timing struct {
 	// HeartbeatInterval is how often a member tells every other member it
 	// is alive.
@@ -22,53 +24,59 @@ type Timing struct {
 	// changes (claims, hand-overs) spread.
 	GossipInterval time.Duration
 
-	// base returns the memberlist defaults the profile starts from.
-	base func() *memberlist.Config
-	// tune adjusts memberlist's own failure detector, which only prunes
-	// the roster: heartbeats decide failover.
-	tune func(*memberlist.Config)
+	// wan selects memberlist's WAN defaults for its own failure detector,
+	// which only prunes the roster (heartbeats decide failover), and for
+	// its TCP timeouts.
+	wan bool
 }
 
-// Profile returns the timings of a named profile: "lan", "fast" or "wan".
-//
-// lan fails over in about a second and shrugs off a busy host: a member must
-// miss 5 heartbeats. fast fails over in about 0.2 s on a quiet LAN; a
+// LAN is the default profile: failover in about 1 s; a member must miss 5
+// heartbeats, so a busy host or a lost packet or two fail nothing over.
+func LAN() Timing {
+	return Timing{
+		HeartbeatInterval: 200 * time.Millisecond,
+		FailureTimeout:    time.Second,
+		RejoinInterval:    2 * time.Second,
+		GossipInterval:    200 * time.Millisecond,
+	}
+}
+
+// Fast is for small groups on a quiet LAN: failover in about 0.1 s; a
 // member must miss 6 heartbeats, so a host that stalls for 150 ms loses its
-// VIPs. wan is for links with high latency and loss.
+// VIPs.
+func Fast() Timing {
+	return Timing{
+		HeartbeatInterval: 25 * time.Millisecond,
+		FailureTimeout:    150 * time.Millisecond,
+		RejoinInterval:    time.Second,
+		// Metadata changes are not on the failover path (a crashed
+		// owner's VIPs are taken from the heartbeats, hand-overs are
+		// make-before-break): 50 ms is plenty, and cheaper.
+		GossipInterval: 50 * time.Millisecond,
+	}
+}
+
+// WAN is for links with high latency and loss: failover in about 5 s.
+func WAN() Timing {
+	return Timing{
+		HeartbeatInterval: 500 * time.Millisecond,
+		FailureTimeout:    5 * time.Second,
+		RejoinInterval:    30 * time.Second,
+		GossipInterval:    500 * time.Millisecond,
+		wan:               true,
+	}
+}
+
+// Profile returns the profile of that name, as the configuration's timing
+// key names it: "lan" (or ""), "fast" or "wan".
 func Profile(name string) (Timing, error) {
 	switch name {
 	case "lan", "":
-		return Timing{
-			HeartbeatInterval: 200 * time.Millisecond,
-			FailureTimeout:    time.Second,
-			RejoinInterval:    2 * time.Second,
-			GossipInterval:    200 * time.Millisecond,
-			base:              memberlist.DefaultLANConfig,
-			tune:              func(c *memberlist.Config) {},
-		}, nil
+		return LAN(), nil
 	case "fast":
-		return Timing{
-			HeartbeatInterval: 25 * time.Millisecond,
-			FailureTimeout:    150 * time.Millisecond,
-			RejoinInterval:    time.Second,
-			// Metadata changes are not on the failover path (a crashed
-			// owner's VIPs are taken from the heartbeats, hand-overs
-			// are make-before-break): 50 ms is plenty, and cheaper.
-			GossipInterval: 50 * time.Millisecond,
-			base:           memberlist.DefaultLANConfig,
-			// memberlist's own prober only prunes the roster: its LAN
-			// defaults will do.
-			tune: func(c *memberlist.Config) {},
-		}, nil
+		return Fast(), nil
 	case "wan":
-		return Timing{
-			HeartbeatInterval: 500 * time.Millisecond,
-			FailureTimeout:    5 * time.Second,
-			RejoinInterval:    30 * time.Second,
-			GossipInterval:    500 * time.Millisecond,
-			base:              memberlist.DefaultWANConfig,
-			tune:              func(c *memberlist.Config) {},
-		}, nil
+		return WAN(), nil
 	}
 	return Timing{}, fmt.Errorf("unknown timing profile %q (want lan, fast or wan)", name)
 }
@@ -90,6 +98,13 @@ func (t Timing) Override(o Timing) Timing {
 	return t
 }
 
+// Settle is how long a node that has just matured, or just regained
+// quorum, waits before taking anything: a couple of gossip and heartbeat
+// rounds, so that it has heard every member that is there.
+func (t Timing) Settle() time.Duration {
+	return 2*t.GossipInterval + 2*t.HeartbeatInterval
+}
+
 // Validate checks that the timings make sense together.
 func (t Timing) Validate() error {
 	if t.HeartbeatInterval <= 0 || t.FailureTimeout <= 0 || t.RejoinInterval <= 0 || t.GossipInterval <= 0 {
@@ -102,13 +117,9 @@ func (t Timing) Validate() error {
 }
 
 func (t Timing) memberlistConfig() *memberlist.Config {
-	base := t.base
-	if base == nil {
-		base = memberlist.DefaultLANConfig
-	}
-	c := base()
-	if t.tune != nil {
-		t.tune(c)
+	c := memberlist.DefaultLANConfig()
+	if t.wan {
+		c = memberlist.DefaultWANConfig()
 	}
 	c.GossipInterval = t.GossipInterval
 	return c

@@ -28,6 +28,7 @@ import (
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/health"
 	"github.com/wackamole/wackamole/pkg/hooks"
+	"github.com/wackamole/wackamole/pkg/policy"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -72,7 +73,10 @@ type Announcer interface {
 
 // Options are an Agent's collaborators.
 type Options struct {
-	Config    *config.Config
+	Config *config.Config
+	// Timing is the node's timing (the group runs with the same); default
+	// membership.LAN().
+	Timing    membership.Timing
 	Group     Group
 	Binder    Binder
 	Announcer Announcer
@@ -86,7 +90,8 @@ type Options struct {
 	// Resync is the period of the full reconcile that catches whatever no
 	// event reported. Default 5s: address, link and health changes wake the loop at once.
 	Resync time.Duration
-	// Now is the clock; tests may replace it. Default time.Now.
+	// Now is the clock; tests may replace it. Default time.Now. The loop
+	// reads it once per round.
 	Now func() time.Time
 }
 
@@ -115,29 +120,24 @@ type Agent struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	cfg            *config.Config
-	fingerprint    uint64
-	held           map[string]bool
-	leaving        map[string]bool
-	since          map[string]time.Time // when this node acquired each held VIP
-	draining       bool
-	healthy        bool
-	announces      map[string]*announcement
-	lastDefend     map[string]time.Time
-	lastAlive      []string // alive member names at the last round, for re-announcing
-	mismatch       map[string]bool
-	mismatchLogged map[string]bool
-	mismatchSince  map[string]time.Time // members whose fingerprint differs, since when
-	lastClaims     map[string]claims    // members' claims read under the same fingerprint
-	hadQuorum      bool
-	settleUntil    time.Time // no acquisitions before (see settle)
-	noEligible     bool
-	lastMeta       []byte
-	refresh        *time.Ticker // arp.refresh; reset on reload
-	share          *time.Ticker // arp.cache; reset on reload
-	stopping       bool
-	stopDone       chan struct{}
-	drainWaiter    []chan error
+	cfg         *config.Config
+	policy      policy.Config
+	memory      policy.Memory
+	plan        vip.Plan // of the last round
+	held        map[string]bool
+	leaving     map[string]bool
+	since       map[string]time.Time // when this node acquired each held VIP
+	draining    bool
+	healthy     bool
+	announces   map[string]*announcement
+	lastDefend  map[string]time.Time
+	lastAlive   []string // alive member names at the last round, for re-announcing
+	lastMeta    []byte
+	refresh     period // arp.refresh
+	share       period // arp.cache
+	stopping    bool
+	stopBy      time.Time // the drain timeout of a graceful stop; set by the first round that stops
+	drainWaiter []chan error
 
 	// Written by the listener goroutines, read by the loop.
 	conflictMu sync.Mutex
@@ -163,41 +163,31 @@ func New(o Options) (*Agent, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Timing == (membership.Timing{}) {
+		o.Timing = membership.LAN()
+	}
 	a := &Agent{
-		group:          o.Group,
-		binder:         o.Binder,
-		announcer:      o.Announcer,
-		health:         o.Health,
-		hooks:          o.Hooks,
-		neighbors:      o.Neighbors,
-		log:            o.Logger,
-		resync:         o.Resync,
-		now:            o.Now,
-		wake:           make(chan struct{}, 1),
-		commands:       make(chan command),
-		held:           map[string]bool{},
-		leaving:        map[string]bool{},
-		since:          map[string]time.Time{},
-		announces:      map[string]*announcement{},
-		lastDefend:     map[string]time.Time{},
-		mismatch:       map[string]bool{},
-		mismatchLogged: map[string]bool{},
-		mismatchSince:  map[string]time.Time{},
-		lastClaims:     map[string]claims{},
-		conflicts:      map[string]bool{},
-		healthy:        true,
+		group:      o.Group,
+		binder:     o.Binder,
+		announcer:  o.Announcer,
+		health:     o.Health,
+		hooks:      o.Hooks,
+		neighbors:  o.Neighbors,
+		log:        o.Logger,
+		resync:     o.Resync,
+		now:        o.Now,
+		settle:     o.Timing.Settle(),
+		wake:       make(chan struct{}, 1),
+		commands:   make(chan command),
+		held:       map[string]bool{},
+		leaving:    map[string]bool{},
+		since:      map[string]time.Time{},
+		announces:  map[string]*announcement{},
+		lastDefend: map[string]time.Time{},
+		conflicts:  map[string]bool{},
+		healthy:    true,
 	}
 	a.setConfig(o.Config)
-	// A node that has just become mature, or has just regained quorum,
-	// waits a couple of gossip and heartbeat rounds before taking anything:
-	// in a cold start every node matures at about the same time, and each
-	// must first hear that the others did too, or each would take every VIP
-	// for a moment; a node back from a partition must first hear from every
-	// member, or it would take the VIPs of those it has not heard yet.
-	if t, err := membership.Profile(o.Config.Timing); err == nil {
-		t = t.Override(membership.Timing{HeartbeatInterval: o.Config.Membership.HeartbeatInterval, GossipInterval: o.Config.Membership.GossipInterval})
-		a.settle = 2*t.GossipInterval + 2*t.HeartbeatInterval
-	}
 	return a, nil
 }
 
@@ -214,7 +204,17 @@ func Fingerprint(c *config.Config) uint64 {
 
 func (a *Agent) setConfig(c *config.Config) {
 	a.cfg = c
-	a.fingerprint = Fingerprint(c)
+	a.policy = policy.Config{
+		Self:        c.NodeName,
+		Fingerprint: Fingerprint(c),
+		QuorumNeed:  c.QuorumNeeded(),
+		MaxMoves:    c.Balance.MaxMoves,
+		Mature:      c.Mature,
+		Settle:      a.settle,
+	}
+	for _, v := range c.VIPs {
+		a.policy.VIPs = append(a.policy.VIPs, vip.Spec{Name: v.Name, Prefer: v.Prefer})
+	}
 	idx := map[netip.Addr]string{}
 	for _, v := range c.VIPs {
 		for _, ad := range v.Addresses {
@@ -275,10 +275,15 @@ func (a *Agent) Wake() {
 // Run cleans up what a previous run may have left, then runs the loop until
 // ctx ends. Then it stops gracefully: hands its VIPs over (bounded by the
 // drain timeout), leaves the group and removes every address it added.
+//
+// The loop waits on events (membership, wake-ups from addresses, links,
+// conflicts and health, commands), a resync ticker, and one deadline: the
+// instant the last round said it wants to run again (an announcement due,
+// the end of maturity or settling, a refresh, the drain timeout).
 func (a *Agent) Run(ctx context.Context) error {
 	a.started = a.now()
 	a.cleanup("start-up")
-	a.publish()
+	a.publish(a.started)
 	a.log.Info("agent started", "node", a.cfg.NodeName, "vips", len(a.cfg.VIPs),
 		"quorum", a.cfg.QuorumNeeded(), "mature", a.cfg.Mature, "timing", a.cfg.Timing)
 	if a.cfg.Quorum == 1 && len(a.cfg.Peers) > 1 {
@@ -287,57 +292,38 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	resync := time.NewTicker(a.resync)
 	defer resync.Stop()
-	mature := time.NewTimer(a.cfg.Mature)
-	defer mature.Stop()
-	a.settleUntil = a.started.Add(a.cfg.Mature + a.settle)
-	settled := time.NewTimer(time.Until(a.settleUntil))
-	defer settled.Stop()
-	a.refresh = newTicker(a.cfg.ARP.Refresh)
-	defer a.refresh.Stop()
-	a.share = newTicker(a.cfg.ARP.Cache)
-	defer a.share.Stop()
-	a.shareNeighbors()
-	announce := time.NewTimer(time.Hour)
-	defer announce.Stop()
-
-	var drainDeadline <-chan time.Time
+	deadline := time.NewTimer(time.Hour)
+	defer deadline.Stop()
 	for {
-		a.reconcile()
-		a.armAnnounce(announce)
-		if d := a.settleUntil.Sub(a.now()); d > 0 {
-			settled.Reset(d)
-		}
+		now := a.now()
+		next := a.reconcile(now)
 		a.answerDrains()
-		if pending, _ := a.handover(); a.stopping && len(pending) == 0 {
-			return a.finish()
+		if a.stopping {
+			if a.stopBy.IsZero() {
+				a.stopBy = now.Add(a.cfg.DrainTimeout)
+			}
+			if pending, _ := a.handover(); len(pending) == 0 {
+				return a.finish(now)
+			}
+			if !now.Before(a.stopBy) {
+				a.log.Warn("drain timeout: releasing VIPs nobody took over", "held", a.heldNames())
+				return a.finish(now)
+			}
+			next = earliest(next, a.stopBy)
 		}
+		resetTimer(deadline, next, now)
 		select {
 		case <-ctx.Done():
 			if !a.stopping {
 				a.log.Info("stopping: handing VIPs over", "held", len(a.held), "timeout", a.cfg.DrainTimeout)
 				a.stopping = true
 				a.draining = true
-				t := time.NewTimer(a.cfg.DrainTimeout)
-				defer t.Stop()
-				drainDeadline = t.C
 				ctx = context.Background()
 			}
-		case <-drainDeadline:
-			a.log.Warn("drain timeout: releasing VIPs nobody took over", "held", a.heldNames())
-			return a.finish()
 		case <-a.group.Changed():
 		case <-a.wake:
 		case <-resync.C:
-		case <-mature.C:
-		case <-settled.C:
-		case <-a.refresh.C:
-			for name := range a.held {
-				a.schedule(name, 1, "refresh")
-			}
-		case <-a.share.C:
-			a.shareNeighbors()
-		case <-announce.C:
-			a.announceDue()
+		case <-deadline.C:
 		case cmd := <-a.commands:
 			cmd.run(a)
 		}
@@ -345,8 +331,8 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // finish leaves the group and removes every address this node added.
-func (a *Agent) finish() error {
-	a.publish()
+func (a *Agent) finish(now time.Time) error {
+	a.publish(now)
 	err := a.group.Leave(a.cfg.DrainTimeout)
 	if err != nil {
 		a.log.Warn("leaving the group", "err", err)
@@ -366,12 +352,8 @@ func (a *Agent) finish() error {
 // planned to take (pending) and those nobody can take (stuck: no quorum,
 // or no other eligible member).
 func (a *Agent) handover() (pending, stuck []string) {
-	planned := map[string]string{}
-	for _, v := range a.Status().VIPs {
-		planned[v.Name] = v.Planned
-	}
 	for _, name := range a.heldNames() {
-		if p := planned[name]; p != "" && p != a.cfg.NodeName {
+		if as, ok := a.plan.Lookup(name); ok && as.Owner != "" && as.Owner != a.cfg.NodeName {
 			pending = append(pending, name)
 		} else {
 			stuck = append(stuck, name)
@@ -467,23 +449,45 @@ func (a *Agent) heldNames() []string {
 	return out
 }
 
-// newTicker returns a ticker of period d, stopped if d is not positive.
-func newTicker(d time.Duration) *time.Ticker {
-	t := time.NewTicker(time.Hour)
-	resetTicker(t, d)
-	return t
+// period is a periodic duty of the loop (a refresh, a share), kept as a
+// deadline rather than a ticker so that the loop has one timer.
+type period struct {
+	every time.Duration // as armed; 0 is off
+	next  time.Time
 }
 
-// resetTicker gives t the period d, or stops it if d is not positive.
-func resetTicker(t *time.Ticker, d time.Duration) {
-	if t == nil {
-		return
+// due reports whether the duty is due at now, and arms the next one. A
+// period that changed (a reload) is due at once and then every new period.
+func (p *period) due(every time.Duration, now time.Time) bool {
+	if every != p.every {
+		p.every = every
+		p.next = now
 	}
-	if d <= 0 {
+	if p.every <= 0 || now.Before(p.next) {
+		return false
+	}
+	p.next = now.Add(p.every)
+	return true
+}
+
+// earliest returns the earliest of the instants that are not zero.
+func earliest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (out.IsZero() || t.Before(out)) {
+			out = t
+		}
+	}
+	return out
+}
+
+// resetTimer sets t to fire at next (never, if next is zero).
+func resetTimer(t *time.Timer, next, now time.Time) {
+	if next.IsZero() {
 		t.Stop()
 		return
 	}
-	t.Reset(d)
+	t.Reset(max(next.Sub(now), time.Millisecond))
 }
 
 func findVIP(c *config.Config, name string) (config.VIP, bool) {

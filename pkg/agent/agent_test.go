@@ -17,6 +17,7 @@ import (
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/health"
 	"github.com/wackamole/wackamole/pkg/hooks"
+	"github.com/wackamole/wackamole/pkg/policy"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -167,9 +168,8 @@ func newRig(t *testing.T, text string) *rig {
 		t.Fatal(err)
 	}
 	a.started = r.clock
-	a.settle = 0 // TestSettlesBeforeTakingAnything covers it
-	a.settleUntil = r.clock
 	r.a = a
+	r.setSettle(0) // TestSettlesBeforeTakingAnything covers it
 	r.peers(t, "n2", "n3")
 	return r
 }
@@ -204,10 +204,16 @@ func matureMeta(fp uint64, n int, held ...int) membership.Meta {
 	return m
 }
 
+// setSettle sets how long the agent settles after maturing or regaining
+// quorum.
+func (r *rig) setSettle(d time.Duration) {
+	r.a.settle = d
+	r.a.policy.Settle = d
+}
+
 // round is one pass of the loop body.
 func (r *rig) round() {
-	r.a.reconcile()
-	r.a.armAnnounce(time.NewTimer(time.Hour))
+	r.a.reconcile(r.clock)
 }
 
 func TestAcquiresItsShareAndAnnouncesIt(t *testing.T) {
@@ -394,8 +400,7 @@ func TestDrainHandsOverAndReports(t *testing.T) {
 
 func TestSettlesBeforeTakingAnything(t *testing.T) {
 	r := newRig(t, testConfig)
-	r.a.settle = 300 * time.Millisecond
-	r.a.settleUntil = r.clock.Add(300 * time.Millisecond)
+	r.setSettle(300 * time.Millisecond)
 	r.round()
 	if len(r.b.addrs) != 0 {
 		t.Fatal("acquired before the settle time after maturity")
@@ -496,7 +501,7 @@ func TestAcquisitionAnnouncesToSharedNeighbours(t *testing.T) {
 	r.clock = r.clock.Add(10 * time.Second)
 	r.round()
 	n := len(r.ann.sent)
-	r.a.schedule("a", 1, "refresh")
+	r.a.schedule("a", 1, "refresh", r.clock)
 	r.round()
 	if got := r.ann.sent[n]; strings.Contains(got, "198.18.0.7") {
 		t.Fatalf("refresh unicast to neighbours: %s", got)
@@ -508,9 +513,9 @@ func TestAcquisitionAnnouncesToSharedNeighbours(t *testing.T) {
 func TestUnicastSurvivesAMembershipChange(t *testing.T) {
 	r := newRig(t, testConfig)
 	r.g.shared = []membership.Neighbor{{Addr: netip.MustParseAddr("198.18.0.7")}}
-	r.a.acquire("a", "orphaned", "test")
-	r.a.schedule("a", 1, "membership changed")
-	r.a.announceDue()
+	r.a.acquire("a", "orphaned", "test", r.clock)
+	r.a.schedule("a", 1, "membership changed", r.clock)
+	r.a.announceDue(r.clock)
 	if len(r.ann.sent) == 0 || !strings.Contains(r.ann.sent[0], "198.18.0.7") {
 		t.Fatalf("announcements: %v", r.ann.sent)
 	}
@@ -520,7 +525,7 @@ func TestUnicastSurvivesAMembershipChange(t *testing.T) {
 // it has not heard from yet only look failed.
 func TestSettlesAfterRegainingQuorum(t *testing.T) {
 	r := newRig(t, testConfig)
-	r.a.settle = 300 * time.Millisecond
+	r.setSettle(300 * time.Millisecond)
 	r.peers(t) // alone: no quorum
 	r.round()
 	r.peers(t, "n2", "n3")
@@ -555,7 +560,7 @@ func TestReconfigurationGrace(t *testing.T) {
 	if st := r.a.Status(); st.Quorum.Have != 3 {
 		t.Fatalf("a member within the grace does not count for quorum: %+v", st.Quorum)
 	}
-	r.clock = r.clock.Add(reconfigGrace)
+	r.clock = r.clock.Add(policy.ReconfigGrace)
 	r.round()
 	if st := r.a.Status(); st.Quorum.Have != 2 {
 		t.Fatalf("a member with another configuration counts for quorum after the grace: %+v", st.Quorum)

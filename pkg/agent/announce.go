@@ -25,23 +25,22 @@ var unicastReasons = map[string]bool{"acquired": true, "restored": true}
 // schedule announces a VIP now and n-1 more times, ARP.Interval apart.
 // Repeats spaced over more than a second beat receivers' ARP locktime; a
 // series already pending is extended, never shortened.
-func (a *Agent) schedule(name string, n int, why string) {
+func (a *Agent) schedule(name string, n int, why string, now time.Time) {
 	if n < 1 || !a.held[name] {
 		return
 	}
 	if p, ok := a.announces[name]; ok {
-		p.next = a.now()
+		p.next = now
 		p.left = max(p.left, n)
 		p.why = why
 		p.unicast = p.unicast || unicastReasons[why]
 		return
 	}
-	a.announces[name] = &announcement{next: a.now(), left: n, why: why, unicast: unicastReasons[why]}
+	a.announces[name] = &announcement{next: now, left: n, why: why, unicast: unicastReasons[why]}
 }
 
 // announceDue sends the announcements whose time has come.
-func (a *Agent) announceDue() {
-	now := a.now()
+func (a *Agent) announceDue(now time.Time) {
 	for name, p := range a.announces {
 		if p.next.After(now) {
 			continue
@@ -93,21 +92,12 @@ func (a *Agent) notifyFor(addr netip.Addr, shared []membership.Neighbor) []arp.H
 	return out
 }
 
-// armAnnounce sets the timer to the next due announcement; due ones are
-// sent at once.
-func (a *Agent) armAnnounce(t *time.Timer) {
-	if len(a.announces) == 0 {
-		return
-	}
-	a.announceDue()
+// nextAnnouncement is when the next pending announcement is due (zero for
+// none).
+func (a *Agent) nextAnnouncement() time.Time {
 	var next time.Time
 	for _, p := range a.announces {
-		if next.IsZero() || p.next.Before(next) {
-			next = p.next
-		}
+		next = earliest(next, p.next)
 	}
-	if next.IsZero() {
-		return
-	}
-	t.Reset(max(next.Sub(a.now()), time.Millisecond))
+	return next
 }

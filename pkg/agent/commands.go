@@ -100,13 +100,7 @@ func (a *Agent) reload(c *config.Config) error {
 			a.release(name, "reconfigured", "configuration changed")
 		}
 	}
-	a.setConfig(c)
-	if old.ARP.Refresh != c.ARP.Refresh {
-		resetTicker(a.refresh, c.ARP.Refresh)
-	}
-	if old.ARP.Cache != c.ARP.Cache {
-		resetTicker(a.share, c.ARP.Cache)
-	}
+	a.setConfig(c) // a changed arp.refresh or arp.cache is re-armed by the next round
 	a.log.Info("configuration reloaded", "file", c.Path, "vips", len(c.VIPs), "fingerprint", c.Fingerprint()[:16])
 	return nil
 }

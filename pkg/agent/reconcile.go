@@ -3,27 +3,36 @@ package agent
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"maps"
 	"slices"
 	"time"
 
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/hooks"
+	"github.com/wackamole/wackamole/pkg/policy"
 	"github.com/wackamole/wackamole/vip"
 )
 
-// reconcile is one round: view in, plan, actions applied, metadata and
-// status out.
-func (a *Agent) reconcile() {
-	now := a.now()
+// reconcile is one round at now: view in, policy and plan, actions
+// applied, metadata and status out. It returns when it wants to run again
+// (zero: only on events and the resync).
+func (a *Agent) reconcile(now time.Time) time.Time {
 	a.checkHealth()
-	a.restoreMissing()
+	a.restoreMissing(now)
+	if a.refresh.due(a.cfg.ARP.Refresh, now) {
+		for name := range a.held {
+			a.schedule(name, 1, "refresh", now)
+		}
+	}
+	if a.share.due(a.cfg.ARP.Cache, now) {
+		a.shareNeighbors()
+	}
 
 	view := a.group.View()
-	in, quorum := a.input(view)
-	plan := vip.Allocate(in)
+	dec := policy.Decide(a.policy, view, a.local(), a.memory, now)
+	a.memory = dec.Memory
+	a.logEvents(dec)
+	plan := vip.Allocate(dec.Input)
 
 	a.conflictMu.Lock()
 	conflicts := a.conflicts
@@ -39,26 +48,13 @@ func (a *Agent) reconcile() {
 
 	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts})
 	var waiting map[string]string
-	if quorum.ok() != a.hadQuorum {
-		if quorum.ok() {
-			a.log.Info("quorum reached", "have", quorum.have, "need", quorum.need)
-			// A node that (re)gains quorum has just begun to hear the
-			// others again: one it has not heard yet looks failed and its
-			// VIPs orphaned. Take nothing until the view has filled in.
-			a.settleUntil = later(a.settleUntil, now.Add(a.settle))
-		} else {
-			a.log.Warn("quorum lost: taking nothing, keeping what is held until another host claims it", "have", quorum.have, "need", quorum.need)
-		}
-		a.hadQuorum = quorum.ok()
-	}
-	settling := now.Before(a.settleUntil)
 	for _, act := range actions {
 		switch act.Kind {
 		case vip.Acquire:
-			if settling {
-				continue // see Agent.settle
+			if dec.Settling {
+				continue // see policy: settling
 			}
-			a.acquire(act.VIP, act.Cause, act.Why)
+			a.acquire(act.VIP, act.Cause, act.Why, now)
 		case vip.Release:
 			if conflicts[act.VIP] {
 				if v, ok := findVIP(a.cfg, act.VIP); ok {
@@ -73,7 +69,7 @@ func (a *Agent) reconcile() {
 			delete(a.leaving, act.VIP)
 			a.log.Info("hand-over cancelled", "vip", act.VIP, "reason", act.Why)
 		case vip.Defend:
-			a.defend(act.VIP, act.Why)
+			a.defend(act.VIP, act.Why, now)
 		case vip.Await:
 			if waiting == nil {
 				waiting = map[string]string{}
@@ -81,178 +77,53 @@ func (a *Agent) reconcile() {
 			waiting[act.VIP] = act.Why
 		}
 	}
+	a.plan = plan
 
-	notes := a.noticeMembership(view, quorum, in)
-	a.publish()
-	a.setStatus(view, plan, quorum, waiting, notes, now)
+	a.noticeMembership(view, now)
+	a.announceDue(now)
+	a.publish(now)
+	a.setStatus(dec, plan, waiting, now)
+	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next)
 }
 
-// reconfigGrace is how long a member whose VIP configuration just became
-// different from this node's is treated as it was: a configuration change
-// rolled out to every node within this time moves no VIP. After it, the
-// member is not eligible and does not count for quorum.
-const reconfigGrace = 10 * time.Second
-
-// claims are a member's VIPs by name, which, unlike the metadata bitmaps,
-// mean the same under another configuration.
-type claims struct {
-	process        uint64 // the member's process they were read from
-	holds, leaving []string
+// local is this node's own state for the policy.
+func (a *Agent) local() policy.Local {
+	return policy.Local{Started: a.started, Held: a.held, Leaving: a.leaving, Draining: a.draining, Healthy: a.healthy}
 }
 
-// claimsIn reads the claims in metadata written under this node's
-// configuration: the bitmaps index this node's VIP list.
-func (a *Agent) claimsIn(meta membership.Meta) claims {
-	var c claims
-	for i, v := range a.cfg.VIPs {
-		if meta.Held.Has(i) {
-			c.holds = append(c.holds, v.Name)
-		}
-		if meta.Leaving.Has(i) {
-			c.leaving = append(c.leaving, v.Name)
-		}
-	}
-	return c
-}
-
-// observe keeps, for a live member, what the reconfiguration grace needs:
-// its last claims read under this node's configuration, and since when its
-// configuration differs.
-func (a *Agent) observe(m membership.Member, now time.Time) {
-	if m.MetaErr == nil && m.Meta.Fingerprint == a.fingerprint {
-		delete(a.mismatchSince, m.Name)
-		c := a.claimsIn(m.Meta)
-		c.process = m.Process
-		a.lastClaims[m.Name] = c
-		return
-	}
-	if _, ok := a.mismatchSince[m.Name]; !ok {
-		a.mismatchSince[m.Name] = now
-	}
-}
-
-// forget drops what observe kept of members that are not alive: one that
-// comes back may have changed anything meanwhile, and its old claims would
-// pass for current ones.
-func (a *Agent) forget(alive map[string]bool) {
-	maps.DeleteFunc(a.lastClaims, func(name string, _ claims) bool { return !alive[name] })
-	maps.DeleteFunc(a.mismatchSince, func(name string, _ time.Time) bool { return !alive[name] })
-}
-
-// claimsOf returns a member's claims and whether this node can read them
-// (whether the member is compatible). It can for itself, for a member with
-// the same fingerprint, and, for less than reconfigGrace, for a member
-// whose fingerprint just changed while it stayed alive and ran on: a
-// reload, not a restart. Those are the claims it made just before.
-func (a *Agent) claimsOf(m membership.Member, now time.Time) (claims, bool) {
-	switch {
-	case m.Self:
-		return claims{holds: a.heldNames(), leaving: sortedKeys(a.leaving)}, true
-	case m.MetaErr != nil:
-		return claims{}, false
-	case m.Meta.Fingerprint == a.fingerprint:
-		return a.claimsIn(m.Meta), true
-	}
-	c, known := a.lastClaims[m.Name]
-	since, differs := a.mismatchSince[m.Name]
-	return c, known && differs && c.process == m.Process && now.Sub(since) < reconfigGrace
-}
-
-// eligible says whether a member may be given VIPs, and if not, why.
-func (a *Agent) eligible(m membership.Member, compatible bool) (bool, string) {
-	switch {
-	case !m.Alive:
-		return false, "silent"
-	case m.MetaErr != nil:
-		return false, "unreadable metadata: " + m.MetaErr.Error()
-	case !compatible:
-		return false, "different VIP configuration"
-	case m.Meta.State == membership.Joining:
-		return false, "joining"
-	case m.Meta.State == membership.Draining:
-		return false, "draining"
-	case !m.Meta.Healthy:
-		return false, "unhealthy"
-	}
-	return true, ""
-}
-
-type quorumState struct {
-	have, need int
-}
-
-func (q quorumState) ok() bool { return q.have >= q.need }
-
-// input turns the view into the allocator's input. This node's own entry is
-// built from what it actually holds, not from the metadata it last
-// published, which may lag by a round.
-func (a *Agent) input(view membership.View) (vip.Input, quorumState) {
-	now := a.now()
-	in := vip.Input{MaxMoves: a.cfg.Balance.MaxMoves}
-	for _, v := range a.cfg.VIPs {
-		in.VIPs = append(in.VIPs, vip.Spec{Name: v.Name, Prefer: v.Prefer})
-	}
-	q := quorumState{need: a.cfg.QuorumNeeded()}
-	alive := map[string]bool{}
-	for _, m := range view.Members {
-		if m.Self {
-			m.Meta, m.MetaErr = a.selfMeta(), nil
-		} else if m.Alive {
-			a.observe(m, now)
-			alive[m.Name] = true
-		}
-		c, compatible := a.claimsOf(m, now)
-		if m.Fresh && compatible {
-			q.have++
-		}
-		if !m.Alive {
-			continue // a silent member is out of the plan altogether
-		}
-		ok, _ := a.eligible(m, compatible)
-		mem := vip.Member{Name: m.Name, Eligible: ok}
-		if compatible {
-			mem.Holds, mem.Leaving = c.holds, c.leaving
-		}
-		in.Members = append(in.Members, mem)
-	}
-	a.forget(alive)
-	in.Quorum = q.ok()
-	return in, q
-}
-
-// state is this node's life-cycle state.
-func (a *Agent) state() membership.State {
-	switch {
-	case a.draining:
-		return membership.Draining
-	case a.now().Sub(a.started) < a.cfg.Mature:
-		return membership.Joining
-	}
-	return membership.Mature
-}
-
-func (a *Agent) selfMeta() membership.Meta {
-	m := membership.Meta{
-		State:       a.state(),
-		Healthy:     a.healthy,
-		Fingerprint: a.fingerprint,
-		Held:        membership.NewBitmap(len(a.cfg.VIPs)),
-		Leaving:     membership.NewBitmap(len(a.cfg.VIPs)),
-	}
-	for i, v := range a.cfg.VIPs {
-		if a.held[v.Name] {
-			m.Held.Set(i)
-		}
-		if a.leaving[v.Name] {
-			m.Leaving.Set(i)
+// logEvents tells the operator what the policy concluded differently from
+// the round before.
+func (a *Agent) logEvents(dec policy.Decision) {
+	for _, ev := range dec.Events {
+		switch ev.Kind {
+		case policy.QuorumReached:
+			a.log.Info("quorum reached", "have", dec.Quorum.Have, "need", dec.Quorum.Need)
+		case policy.QuorumLost:
+			a.log.Warn("quorum lost: taking nothing, keeping what is held until another host claims it", "have", dec.Quorum.Have, "need", dec.Quorum.Need)
+		case policy.MismatchStarted:
+			a.log.Warn("member has a different VIP configuration; its VIPs stay where they are while the change reaches every node",
+				"member", ev.Member, "grace", policy.ReconfigGrace, "ours", a.cfg.Fingerprint()[:16])
+		case policy.MismatchLasting:
+			a.log.Error("member still has a different VIP configuration: it gets no VIPs and does not count for quorum until the configs match",
+				"member", ev.Member, "ours", a.cfg.Fingerprint()[:16], "err", metaErr(dec, ev.Member))
+		case policy.NoEligible:
+			a.log.Warn("no eligible member: every member is unhealthy, draining or joining; current owners keep their VIPs")
 		}
 	}
-	return m
+}
+
+func metaErr(dec policy.Decision, member string) error {
+	for _, v := range dec.Members {
+		if v.Member.Name == member {
+			return v.Member.MetaErr
+		}
+	}
+	return nil
 }
 
 // publish spreads this node's metadata if it changed.
-func (a *Agent) publish() {
-	b, err := a.selfMeta().MarshalBinary()
+func (a *Agent) publish(now time.Time) {
+	b, err := a.local().Meta(a.policy, now).MarshalBinary()
 	if err != nil {
 		a.log.Error("encoding node metadata", "err", err)
 		return
@@ -270,7 +141,7 @@ func (a *Agent) publish() {
 // acquire binds every address of a VIP and announces them. It is all or
 // nothing: if one address cannot be added, those already added are removed
 // and the VIP is not claimed.
-func (a *Agent) acquire(name, cause, why string) {
+func (a *Agent) acquire(name, cause, why string, now time.Time) {
 	v, ok := findVIP(a.cfg, name)
 	if !ok {
 		return
@@ -289,8 +160,8 @@ func (a *Agent) acquire(name, cause, why string) {
 	}
 	a.held[name] = true
 	delete(a.leaving, name)
-	a.since[name] = a.now()
-	a.schedule(name, a.cfg.ARP.Repeat, "acquired")
+	a.since[name] = now
+	a.schedule(name, a.cfg.ARP.Repeat, "acquired", now)
 	a.count(func(c *Counters) { c.Acquired[cause]++ })
 	a.log.Info("acquired VIP", "vip", name, "addresses", addrList(v), "reason", why)
 	a.hook(hooks.Acquire, v, cause)
@@ -335,13 +206,13 @@ func (a *Agent) hook(kind string, v config.VIP, reason string) {
 	a.hooks.Run(ev)
 }
 
-func (a *Agent) defend(name, why string) {
-	if last, ok := a.lastDefend[name]; ok && a.now().Sub(last) < defendInterval {
+func (a *Agent) defend(name, why string, now time.Time) {
+	if last, ok := a.lastDefend[name]; ok && now.Sub(last) < defendInterval {
 		return
 	}
-	a.lastDefend[name] = a.now()
+	a.lastDefend[name] = now
 	a.log.Warn("another host announced a VIP this node owns: defending", "vip", name, "reason", why)
-	a.schedule(name, 1, "defend")
+	a.schedule(name, 1, "defend", now)
 	if v, ok := findVIP(a.cfg, name); ok {
 		a.hook(hooks.Conflict, v, "defended")
 	}
@@ -374,7 +245,7 @@ func (a *Agent) checkHealth() {
 
 // restoreMissing puts back addresses of held VIPs that disappeared (removed
 // by hand, or flushed with the link) and announces them again.
-func (a *Agent) restoreMissing() {
+func (a *Agent) restoreMissing(now time.Time) {
 	for _, name := range a.heldNames() {
 		v, ok := findVIP(a.cfg, name)
 		if !ok {
@@ -394,63 +265,28 @@ func (a *Agent) restoreMissing() {
 			a.log.Warn("restored a VIP address removed behind our back", "vip", name, "addr", ad.Prefix, "interface", ad.Interface)
 		}
 		if restored {
-			a.schedule(name, a.cfg.ARP.Repeat, "restored")
+			a.schedule(name, a.cfg.ARP.Repeat, "restored", now)
 		}
 	}
 }
 
-// noticeMembership logs quorum changes and configuration mismatches once,
-// and re-announces every held VIP when the set of live members changed: a
-// node that was cut off and is back may have left clients with a stale MAC.
-func (a *Agent) noticeMembership(view membership.View, q quorumState, in vip.Input) (notes []string) {
-	if !q.ok() {
-		notes = append(notes, fmt.Sprintf("no quorum (%d of %d members): taking nothing, keeping what is held until another host announces it", q.have, q.need))
-	}
-	noEligible := q.ok() && a.state() != membership.Joining && len(in.VIPs) > 0 && !slices.ContainsFunc(in.Members, func(m vip.Member) bool { return m.Eligible })
-	if noEligible {
-		notes = append(notes, "no eligible member (all unhealthy, draining or joining): current owners keep their VIPs rather than black-holing them")
-	}
-	if noEligible && !a.noEligible {
-		a.log.Warn("no eligible member: every member is unhealthy, draining or joining; current owners keep their VIPs")
-	}
-	a.noEligible = noEligible
+// noticeMembership re-announces every held VIP when the set of live
+// members changed: a node that was cut off and is back may have left
+// clients with a stale MAC.
+func (a *Agent) noticeMembership(view membership.View, now time.Time) {
 	var alive []string
 	for _, m := range view.Members {
-		if !m.Alive || m.Self {
-			continue
+		if m.Alive && !m.Self {
+			alive = append(alive, m.Name)
 		}
-		alive = append(alive, m.Name)
-		since, differs := a.mismatchSince[m.Name]
-		lasting := differs && a.now().Sub(since) >= reconfigGrace
-		if differs && !a.mismatch[m.Name] {
-			a.log.Warn("member has a different VIP configuration; its VIPs stay where they are while the change reaches every node",
-				"member", m.Name, "grace", reconfigGrace, "ours", a.cfg.Fingerprint()[:16])
-		}
-		if lasting && !a.mismatchLogged[m.Name] {
-			a.log.Error("member still has a different VIP configuration: it gets no VIPs and does not count for quorum until the configs match",
-				"member", m.Name, "ours", a.cfg.Fingerprint()[:16], "err", m.MetaErr)
-		}
-		a.mismatch[m.Name] = differs
-		a.mismatchLogged[m.Name] = lasting
 	}
-	if !slices.Equal(alive, a.lastAlive) {
-		if a.lastAlive != nil {
-			for name := range a.held {
-				a.schedule(name, 1, "membership changed")
-			}
+	if slices.Equal(alive, a.lastAlive) {
+		return
+	}
+	if a.lastAlive != nil {
+		for name := range a.held {
+			a.schedule(name, 1, "membership changed", now)
 		}
-		a.lastAlive = alive
 	}
-	return notes
-}
-
-func sortedKeys(m map[string]bool) []string {
-	return slices.Sorted(maps.Keys(m))
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	a.lastAlive = alive
 }

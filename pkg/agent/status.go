@@ -1,13 +1,14 @@
 package agent
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/health"
+	"github.com/wackamole/wackamole/pkg/policy"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -102,34 +103,38 @@ func (a *Agent) Status() Status {
 	return s
 }
 
-func (a *Agent) setStatus(view membership.View, plan vip.Plan, q quorumState, waiting map[string]string, notes []string, now time.Time) {
+func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string]string, now time.Time) {
 	s := Status{
 		Node:         a.cfg.NodeName,
-		State:        a.state().String(),
+		State:        dec.State.String(),
 		Healthy:      a.healthy,
-		Quorum:       Quorum{Have: q.have, Need: q.need, OK: q.ok()},
+		Quorum:       Quorum{Have: dec.Quorum.Have, Need: dec.Quorum.Need, OK: dec.Quorum.OK()},
 		Fingerprint:  a.cfg.Fingerprint(),
 		Timing:       a.cfg.Timing,
 		Started:      a.started,
 		GossipHealth: a.group.HealthScore(),
-		Notes:        notes,
+	}
+	if !dec.Quorum.OK() {
+		s.Notes = append(s.Notes, fmt.Sprintf("no quorum (%d of %d members): taking nothing, keeping what is held until another host announces it", dec.Quorum.Have, dec.Quorum.Need))
+	}
+	if dec.NoEligible {
+		s.Notes = append(s.Notes, "no eligible member (all unhealthy, draining or joining): current owners keep their VIPs rather than black-holing them")
 	}
 	if a.health != nil {
 		s.Checks = a.health.Status()
 	}
-	for _, m := range view.Members {
-		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since}
+	for _, v := range dec.Members {
+		m := v.Member
+		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since, Eligible: v.Eligible, Why: v.Why}
 		if m.Self {
-			m.Meta, m.MetaErr = a.selfMeta(), nil
+			m.Meta, m.MetaErr = a.local().Meta(a.policy, now), nil
 			ms.Since = a.started
 		}
-		c, compatible := a.claimsOf(m, now)
-		ms.Eligible, ms.Why = a.eligible(m, compatible)
 		if m.MetaErr == nil {
 			ms.State, ms.Healthy = m.Meta.State.String(), m.Meta.Healthy
 		}
-		if compatible {
-			ms.Held, ms.Leaving = c.holds, c.leaving
+		if v.Compatible {
+			ms.Held, ms.Leaving = v.Claims.Holds, v.Claims.Leaving
 		}
 		s.Members = append(s.Members, ms)
 	}

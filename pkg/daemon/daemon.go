@@ -38,6 +38,21 @@ type Daemon struct {
 	reloadMu sync.Mutex // SIGHUP and the control socket may reload at once
 }
 
+// Timing is a node's timing: its profile with the [membership] overrides.
+// The group and the agent are both given this one value.
+func Timing(c *config.Config) (membership.Timing, error) {
+	t, err := membership.Profile(c.Timing)
+	if err != nil {
+		return t, err
+	}
+	return t.Override(membership.Timing{
+		HeartbeatInterval: c.Membership.HeartbeatInterval,
+		FailureTimeout:    c.Membership.FailureTimeout,
+		RejoinInterval:    c.Membership.RejoinInterval,
+		GossipInterval:    c.Membership.GossipInterval,
+	}), nil
+}
+
 // MembershipConfig derives the gossip settings from a node's configuration.
 func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, error) {
 	mc := membership.DefaultConfig()
@@ -57,16 +72,9 @@ func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, er
 	if !c.Insecure {
 		mc.Key, mc.OldKeys = c.SecretKey, c.SecondaryKeys
 	}
-	t, err := membership.Profile(c.Timing)
-	if err != nil {
+	if mc.Timing, err = Timing(c); err != nil {
 		return mc, err
 	}
-	mc.Timing = t.Override(membership.Timing{
-		HeartbeatInterval: c.Membership.HeartbeatInterval,
-		FailureTimeout:    c.Membership.FailureTimeout,
-		RejoinInterval:    c.Membership.RejoinInterval,
-		GossipInterval:    c.Membership.GossipInterval,
-	})
 	for _, v := range c.VIPs {
 		for _, a := range v.Addresses {
 			mc.Exclude = append(mc.Exclude, a.Prefix.Addr())
@@ -120,7 +128,7 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 	})
 	d.hooks = hooks.New(c.Hooks, log)
 	d.agent, err = agent.New(agent.Options{
-		Config: c, Group: d.group, Binder: d.binder, Announcer: d.announce, Logger: log,
+		Config: c, Timing: mc.Timing, Group: d.group, Binder: d.binder, Announcer: d.announce, Logger: log,
 		Health: d.checks, Hooks: d.hooks,
 		Neighbors: func(ifname string) ([]arp.Host, error) {
 			return arp.Neighbors(ifname, membership.MaxNeighbors, d.agent.Watched)

@@ -1,0 +1,78 @@
+package membership
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Member is one member of the view.
+type Member struct {
+	Name string
+	Addr netip.AddrPort
+	// Meta is what the member says about itself; MetaErr is set instead
+	// when it could not be decoded (another version): such a member is
+	// never eligible.
+	Meta    Meta
+	MetaErr error
+	// Self is this node.
+	Self bool
+	// Alive: a heartbeat arrived within the failure timeout (always true
+	// for Self). Members that are not alive are in the view only to be
+	// reported; they count for nothing.
+	Alive bool
+	// Fresh: a heartbeat arrived within half the failure timeout. Quorum
+	// counts fresh members only: when a partition cuts a minority off, it
+	// sees the others go stale before any of them is declared failed, so
+	// it loses quorum before it could take a single orphan, however the
+	// heartbeats of the others happened to be spread.
+	Fresh bool
+	// Since is when this node first saw the member in the group.
+	Since time.Time
+	// LastHeard is when its last heartbeat arrived.
+	LastHeard time.Time
+	// Process tells the member's daemon processes apart: it changes when
+	// the member restarts, never while it runs (reloads included). It is 0
+	// until a heartbeat has come.
+	Process uint64
+}
+
+// View is a snapshot of the group as this node sees it.
+type View struct {
+	Self    string
+	Members []Member // in name order, Self included
+}
+
+// Alive returns the members that are alive, Self included.
+func (v View) Alive() []Member {
+	var out []Member
+	for _, m := range v.Members {
+		if m.Alive {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// View returns the group as this node sees it now.
+func (g *Group) View() View {
+	now := time.Now()
+	self := Member{Name: g.cfg.Name, Self: true, Alive: true, Fresh: true, LastHeard: now}
+	self.Addr = g.self
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	self.Process = g.version.start
+	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1)}
+	self.MetaErr = self.Meta.UnmarshalBinary(g.meta)
+	v.Members = append(v.Members, self)
+	for name, p := range g.members {
+		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard, Process: p.version.start}
+		m.MetaErr = m.Meta.UnmarshalBinary(p.meta)
+		m.Alive = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout
+		m.Fresh = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout/2
+		v.Members = append(v.Members, m)
+	}
+	slices.SortFunc(v.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	return v
+}

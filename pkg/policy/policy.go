@@ -1,0 +1,397 @@
+// Package policy decides, from the group view and what a node remembers of
+// earlier rounds, which members may be given VIPs, whether this node has
+// quorum, and whether it may take anything now: the layer between
+// membership (who is alive, what each member says) and vip.Allocate (who
+// gets what).
+//
+// Decide is pure, like vip.Allocate: the time comes in as an argument, and
+// what must be remembered from one round to the next (Memory) goes in and
+// comes out as a value. Nothing reads the clock, so every rule here can be
+// tested as a table of views and instants, and the agent's loop is left
+// with gathering inputs and applying outputs.
+//
+// The rules, each of which has bitten a real deployment:
+//
+//   - Quorum counts the members heard within half the failure timeout
+//     (membership.Member.Fresh) that run this node's VIP configuration,
+//     itself included. A partitioned minority sees the others go stale
+//     before any is declared failed, so it loses quorum before it could
+//     take a single orphan.
+//   - Reconfiguration grace: a member whose VIP list just became different
+//     (a reload rolled out to every node at about the same time) is read
+//     as it was for ReconfigGrace: its last claims stand and it counts for
+//     quorum, so a configuration change moves nothing. The grace is for a
+//     reload only: a member that went silent, or came back as another
+//     process, gets none.
+//   - Settling: a node that has just matured, or just regained quorum, takes
+//     nothing for Config.Settle: it has only begun to hear the others, and
+//     a member not heard yet looks failed, its VIPs orphaned.
+package policy
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/vip"
+)
+
+// ReconfigGrace is how long a member whose VIP configuration just became
+// different from this node's is treated as it was. After it, the member is
+// not eligible and does not count for quorum.
+const ReconfigGrace = 10 * time.Second
+
+// Config is what the policy needs of this node's configuration.
+type Config struct {
+	// Self is this node's member name.
+	Self string
+	// VIPs are the configured VIPs in configuration order: bit i of a
+	// member's metadata bitmaps is VIPs[i].
+	VIPs []vip.Spec
+	// Fingerprint identifies this node's VIP configuration.
+	Fingerprint uint64
+	// QuorumNeed is how many fresh, same-configured members (this node
+	// included) it takes to have quorum.
+	QuorumNeed int
+	// MaxMoves is vip.Input.MaxMoves.
+	MaxMoves int
+	// Mature is how long after its start a node takes no VIPs.
+	Mature time.Duration
+	// Settle is how long a node that just matured or regained quorum takes
+	// nothing (see the package doc).
+	Settle time.Duration
+}
+
+// Local is this node's own state, which it knows better than the metadata
+// it last published (that may lag by a round).
+type Local struct {
+	// Started is when this node's agent started.
+	Started time.Time
+	// Held and Leaving are the VIPs this node holds and is handing over.
+	Held, Leaving map[string]bool
+	// Draining: wackatrl drain or a graceful stop.
+	Draining bool
+	// Healthy: health checks pass and every VIP interface is up.
+	Healthy bool
+}
+
+// State is this node's life-cycle state at now.
+func (l Local) State(c Config, now time.Time) membership.State {
+	switch {
+	case l.Draining:
+		return membership.Draining
+	case now.Sub(l.Started) < c.Mature:
+		return membership.Joining
+	}
+	return membership.Mature
+}
+
+// Claims are a member's VIPs by name, which, unlike the metadata bitmaps,
+// mean the same under another configuration.
+type Claims struct {
+	// Process is the member process the claims were read from.
+	Process        uint64
+	Holds, Leaving []string
+}
+
+// Memory is what the policy carries from one round to the next. The zero
+// value is a node that has just started; treat it as opaque.
+type Memory struct {
+	started   bool
+	hadQuorum bool
+	// settleUntil: no acquisitions before.
+	settleUntil time.Time
+	noEligible  bool
+	// claims are live members' last claims read under this node's
+	// configuration; mismatchSince is since when a live member's
+	// configuration differs; lasting marks the mismatches whose grace has
+	// run out (reported once).
+	claims        map[string]Claims
+	mismatchSince map[string]time.Time
+	lasting       map[string]bool
+}
+
+// Quorum is how many fresh, same-configured members this node sees and
+// how many it needs.
+type Quorum struct {
+	Have, Need int
+}
+
+// OK reports whether the node has quorum.
+func (q Quorum) OK() bool { return q.Have >= q.Need }
+
+// Verdict is the policy's view of one member.
+type Verdict struct {
+	Member membership.Member
+	// Compatible: this node can read the member's claims (same
+	// configuration, or within the reconfiguration grace).
+	Compatible bool
+	// Claims are the member's claims when Compatible.
+	Claims Claims
+	// Eligible members may be given VIPs; Why says why not.
+	Eligible bool
+	Why      string
+}
+
+// EventKind names a change an operator should hear about once.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// QuorumReached and QuorumLost: Decision.Quorum changed sides.
+	QuorumReached EventKind = iota + 1
+	QuorumLost
+	// MismatchStarted: Member's VIP configuration became different; its
+	// VIPs stay where they are for ReconfigGrace.
+	MismatchStarted
+	// MismatchLasting: the grace ran out; Member gets no VIPs and does not
+	// count for quorum until the configurations match.
+	MismatchLasting
+	// NoEligible: no member at all is eligible; current owners keep their
+	// VIPs rather than black-holing them.
+	NoEligible
+)
+
+// Event is a change of the policy's conclusions, for the log.
+type Event struct {
+	Kind   EventKind
+	Member string // MismatchStarted, MismatchLasting
+}
+
+// Decision is the policy's answer for one round.
+type Decision struct {
+	// Input is the allocator's input.
+	Input vip.Input
+	Quorum Quorum
+	// State is this node's life-cycle state.
+	State membership.State
+	// Settling: this node must take nothing this round (see the package
+	// doc); the plan and its other actions stand.
+	Settling bool
+	// NoEligible: quorum, but no member is eligible.
+	NoEligible bool
+	// Members has one verdict per member of the view, in view order.
+	Members []Verdict
+	// Events are the changes since the previous round.
+	Events []Event
+	// Next is when the decision would change with nothing else changing
+	// (the end of maturity, of settling, of a reconfiguration grace); zero
+	// for never.
+	Next time.Time
+	// Memory is what to pass to the next round.
+	Memory Memory
+}
+
+// Decide is one round of the policy. It does not modify mem.
+func Decide(c Config, view membership.View, local Local, mem Memory, now time.Time) Decision {
+	next := mem.clone()
+	d := Decision{State: local.State(c, now)}
+	if !next.started {
+		next.started = true
+		next.settleUntil = local.Started.Add(c.Mature + c.Settle)
+	}
+	d.Input = vip.Input{MaxMoves: c.MaxMoves, VIPs: c.VIPs}
+	d.Quorum.Need = c.QuorumNeed
+	alive := map[string]bool{}
+	for _, m := range view.Members {
+		if m.Self {
+			m.Meta, m.MetaErr = local.meta(c, d.State), nil
+		} else if m.Alive {
+			next.observe(c, m, now, &d.Events)
+			alive[m.Name] = true
+		}
+		v := Verdict{Member: m}
+		v.Claims, v.Compatible = next.claimsOf(c, m, local, now)
+		v.Eligible, v.Why = eligible(m, v.Compatible)
+		if m.Fresh && v.Compatible {
+			d.Quorum.Have++
+		}
+		d.Members = append(d.Members, v)
+		if !m.Alive {
+			continue // a silent member is out of the plan altogether
+		}
+		mem := vip.Member{Name: m.Name, Eligible: v.Eligible}
+		if v.Compatible {
+			mem.Holds, mem.Leaving = v.Claims.Holds, v.Claims.Leaving
+		}
+		d.Input.Members = append(d.Input.Members, mem)
+	}
+	next.forget(alive)
+	d.Input.Quorum = d.Quorum.OK()
+
+	if d.Quorum.OK() != next.hadQuorum {
+		if d.Quorum.OK() {
+			d.Events = append(d.Events, Event{Kind: QuorumReached})
+			next.settleUntil = later(next.settleUntil, now.Add(c.Settle))
+		} else {
+			d.Events = append(d.Events, Event{Kind: QuorumLost})
+		}
+		next.hadQuorum = d.Quorum.OK()
+	}
+	d.Settling = now.Before(next.settleUntil)
+
+	d.NoEligible = d.Quorum.OK() && d.State != membership.Joining && len(c.VIPs) > 0 &&
+		!slices.ContainsFunc(d.Input.Members, func(m vip.Member) bool { return m.Eligible })
+	if d.NoEligible && !next.noEligible {
+		d.Events = append(d.Events, Event{Kind: NoEligible})
+	}
+	next.noEligible = d.NoEligible
+
+	d.Next = next.deadline(c, local, now)
+	d.Memory = next
+	return d
+}
+
+func (m Memory) clone() Memory {
+	m.claims = maps.Clone(m.claims)
+	m.mismatchSince = maps.Clone(m.mismatchSince)
+	m.lasting = maps.Clone(m.lasting)
+	if m.claims == nil {
+		m.claims = map[string]Claims{}
+	}
+	if m.mismatchSince == nil {
+		m.mismatchSince = map[string]time.Time{}
+	}
+	if m.lasting == nil {
+		m.lasting = map[string]bool{}
+	}
+	return m
+}
+
+// observe keeps, for a live member, what the reconfiguration grace needs:
+// its last claims read under this node's configuration, and since when its
+// configuration differs.
+func (m *Memory) observe(c Config, mb membership.Member, now time.Time, events *[]Event) {
+	if mb.MetaErr == nil && mb.Meta.Fingerprint == c.Fingerprint {
+		delete(m.mismatchSince, mb.Name)
+		delete(m.lasting, mb.Name)
+		cl := claimsIn(c, mb.Meta)
+		cl.Process = mb.Process
+		m.claims[mb.Name] = cl
+		return
+	}
+	since, ok := m.mismatchSince[mb.Name]
+	if !ok {
+		m.mismatchSince[mb.Name] = now
+		*events = append(*events, Event{Kind: MismatchStarted, Member: mb.Name})
+		return
+	}
+	if now.Sub(since) >= ReconfigGrace && !m.lasting[mb.Name] {
+		m.lasting[mb.Name] = true
+		*events = append(*events, Event{Kind: MismatchLasting, Member: mb.Name})
+	}
+}
+
+// forget drops what observe kept of members that are not alive: one that
+// comes back may have changed anything meanwhile, and its old claims would
+// pass for current ones.
+func (m *Memory) forget(alive map[string]bool) {
+	gone := func(name string) bool { return !alive[name] }
+	maps.DeleteFunc(m.claims, func(name string, _ Claims) bool { return gone(name) })
+	maps.DeleteFunc(m.mismatchSince, func(name string, _ time.Time) bool { return gone(name) })
+	maps.DeleteFunc(m.lasting, func(name string, _ bool) bool { return gone(name) })
+}
+
+// claimsOf returns a member's claims and whether this node can read them.
+// It can for itself, for a member with the same fingerprint, and, for less
+// than ReconfigGrace, for a member whose fingerprint just changed while it
+// stayed alive and ran on: a reload, not a restart. Those are the claims it
+// made just before.
+func (m *Memory) claimsOf(c Config, mb membership.Member, local Local, now time.Time) (Claims, bool) {
+	switch {
+	case mb.Self:
+		return Claims{Holds: sortedKeys(local.Held), Leaving: sortedKeys(local.Leaving)}, true
+	case mb.MetaErr != nil:
+		return Claims{}, false
+	case mb.Meta.Fingerprint == c.Fingerprint:
+		return claimsIn(c, mb.Meta), true
+	}
+	cl, known := m.claims[mb.Name]
+	since, differs := m.mismatchSince[mb.Name]
+	return cl, known && differs && cl.Process == mb.Process && now.Sub(since) < ReconfigGrace
+}
+
+// deadline is the next instant at which the decision changes by itself.
+func (m *Memory) deadline(c Config, local Local, now time.Time) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	consider(local.Started.Add(c.Mature))
+	consider(m.settleUntil)
+	for _, since := range m.mismatchSince {
+		consider(since.Add(ReconfigGrace))
+	}
+	return next
+}
+
+// claimsIn reads the claims in metadata written under this node's
+// configuration: the bitmaps index this node's VIP list.
+func claimsIn(c Config, meta membership.Meta) Claims {
+	var cl Claims
+	for i, v := range c.VIPs {
+		if meta.Held.Has(i) {
+			cl.Holds = append(cl.Holds, v.Name)
+		}
+		if meta.Leaving.Has(i) {
+			cl.Leaving = append(cl.Leaving, v.Name)
+		}
+	}
+	return cl
+}
+
+// eligible says whether a member may be given VIPs, and if not, why.
+func eligible(m membership.Member, compatible bool) (bool, string) {
+	switch {
+	case !m.Alive:
+		return false, "silent"
+	case m.MetaErr != nil:
+		return false, "unreadable metadata: " + m.MetaErr.Error()
+	case !compatible:
+		return false, "different VIP configuration"
+	case m.Meta.State == membership.Joining:
+		return false, "joining"
+	case m.Meta.State == membership.Draining:
+		return false, "draining"
+	case !m.Meta.Healthy:
+		return false, "unhealthy"
+	}
+	return true, ""
+}
+
+// meta is this node's metadata as it is now (what it will publish).
+func (l Local) meta(c Config, s membership.State) membership.Meta {
+	m := membership.Meta{
+		State:       s,
+		Healthy:     l.Healthy,
+		Fingerprint: c.Fingerprint,
+		Held:        membership.NewBitmap(len(c.VIPs)),
+		Leaving:     membership.NewBitmap(len(c.VIPs)),
+	}
+	for i, v := range c.VIPs {
+		if l.Held[v.Name] {
+			m.Held.Set(i)
+		}
+		if l.Leaving[v.Name] {
+			m.Leaving.Set(i)
+		}
+	}
+	return m
+}
+
+// Meta is the metadata this node publishes at now.
+func (l Local) Meta(c Config, now time.Time) membership.Meta { return l.meta(c, l.State(c, now)) }
+
+func sortedKeys(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

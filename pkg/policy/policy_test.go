@@ -1,0 +1,308 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/vip"
+)
+
+var t0 = time.Unix(1000, 0)
+
+func testConfig() Config {
+	return Config{
+		Self:        "n1",
+		VIPs:        []vip.Spec{{Name: "a"}, {Name: "b"}, {Name: "c"}},
+		Fingerprint: 7,
+		QuorumNeed:  2,
+		Mature:      time.Second,
+		Settle:      300 * time.Millisecond,
+	}
+}
+
+// member is a live, fresh, mature, healthy peer with fingerprint fp,
+// holding the VIPs at held (indexes into testConfig's list).
+func member(name string, fp uint64, held ...int) membership.Member {
+	m := membership.Meta{State: membership.Mature, Healthy: true, Fingerprint: fp, Held: membership.NewBitmap(3), Leaving: membership.NewBitmap(3)}
+	for _, i := range held {
+		m.Held.Set(i)
+	}
+	return membership.Member{Name: name, Alive: true, Fresh: true, Process: 1, Meta: m}
+}
+
+func view(ms ...membership.Member) membership.View {
+	self := membership.Member{Name: "n1", Self: true, Alive: true, Fresh: true}
+	return membership.View{Self: "n1", Members: append([]membership.Member{self}, ms...)}
+}
+
+func local() Local {
+	return Local{Started: t0, Held: map[string]bool{}, Leaving: map[string]bool{}, Healthy: true}
+}
+
+// step is one round of a transcript: the view at an instant (seconds after
+// t0) and what the decision must say.
+type step struct {
+	at      float64
+	view    membership.View
+	local   func(*Local)
+	quorum  string // "have/need"
+	settle  bool
+	state   membership.State
+	events  string // kinds, space-separated
+	members string // name:eligible-or-why, space-separated
+	holds   string // name:holds, for the allocator input, space-separated
+	next    float64
+}
+
+func run(t *testing.T, c Config, steps []step) {
+	t.Helper()
+	var mem Memory
+	for i, s := range steps {
+		l := local()
+		if s.local != nil {
+			s.local(&l)
+		}
+		now := t0.Add(time.Duration(s.at * float64(time.Second)))
+		d := Decide(c, s.view, l, mem, now)
+		mem = d.Memory
+		where := fmt.Sprintf("step %d (t=%gs)", i, s.at)
+		if got := fmt.Sprintf("%d/%d", d.Quorum.Have, d.Quorum.Need); s.quorum != "" && got != s.quorum {
+			t.Errorf("%s: quorum %s, want %s", where, got, s.quorum)
+		}
+		if d.Input.Quorum != d.Quorum.OK() {
+			t.Errorf("%s: allocator quorum %v, decision %v", where, d.Input.Quorum, d.Quorum.OK())
+		}
+		if d.Settling != s.settle {
+			t.Errorf("%s: settling %v, want %v", where, d.Settling, s.settle)
+		}
+		if d.State != s.state {
+			t.Errorf("%s: state %v, want %v", where, d.State, s.state)
+		}
+		if got := eventString(d.Events); got != s.events {
+			t.Errorf("%s: events %q, want %q", where, got, s.events)
+		}
+		if s.members != "" {
+			if got := verdictString(d.Members); got != s.members {
+				t.Errorf("%s: members %q, want %q", where, got, s.members)
+			}
+		}
+		if s.holds != "" {
+			if got := holdString(d.Input.Members); got != s.holds {
+				t.Errorf("%s: allocator members %q, want %q", where, got, s.holds)
+			}
+		}
+		var next float64
+		if !d.Next.IsZero() {
+			next = d.Next.Sub(t0).Seconds()
+		}
+		if next != s.next {
+			t.Errorf("%s: next %gs, want %gs", where, next, s.next)
+		}
+	}
+}
+
+var eventNames = map[EventKind]string{QuorumReached: "quorum-reached", QuorumLost: "quorum-lost", MismatchStarted: "mismatch", MismatchLasting: "mismatch-lasting", NoEligible: "no-eligible"}
+
+func eventString(evs []Event) string {
+	var out []string
+	for _, e := range evs {
+		s := eventNames[e.Kind]
+		if e.Member != "" {
+			s += ":" + e.Member
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func verdictString(vs []Verdict) string {
+	var out []string
+	for _, v := range vs {
+		s := v.Member.Name + ":"
+		if v.Eligible {
+			s += "ok"
+		} else {
+			s += strings.ReplaceAll(v.Why, " ", "-")
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+func holdString(ms []vip.Member) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name+":"+strings.Join(m.Holds, ","))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestStartMaturesThenSettles(t *testing.T) {
+	v := view(member("n2", 7), member("n3", 7))
+	run(t, testConfig(), []step{
+		// Joining for Mature (1 s), then settling for Settle (0.3 s).
+		{at: 0, view: v, quorum: "3/2", settle: true, state: membership.Joining, events: "quorum-reached", members: "n1:joining n2:ok n3:ok", next: 1},
+		{at: 0.5, view: v, quorum: "3/2", settle: true, state: membership.Joining, next: 1},
+		{at: 1, view: v, quorum: "3/2", settle: true, state: membership.Mature, members: "n1:ok n2:ok n3:ok", next: 1.3},
+		{at: 1.3, view: v, quorum: "3/2", settle: false, state: membership.Mature},
+	})
+}
+
+func TestQuorumCountsFreshCompatibleMembersOnly(t *testing.T) {
+	stale := member("n2", 7)
+	stale.Fresh = false
+	silent := member("n3", 7)
+	silent.Alive, silent.Fresh = false, false
+	unreadable := member("n3", 7)
+	unreadable.MetaErr = fmt.Errorf("meta: version 9")
+	for _, tt := range []struct {
+		name    string
+		view    membership.View
+		quorum  string
+		members string
+		holds   string
+	}{
+		{"everyone", view(member("n2", 7), member("n3", 7)), "3/2", "n1:ok n2:ok n3:ok", "n1: n2: n3:"},
+		// Stale: out of quorum, but still in the plan, its VIPs not orphans.
+		{"stale", view(stale, member("n3", 7, 2)), "2/2", "n1:ok n2:ok n3:ok", "n1: n2: n3:c"},
+		// Silent: out of quorum and out of the plan.
+		{"silent", view(member("n2", 7, 1), silent), "2/2", "n1:ok n2:ok n3:silent", "n1: n2:b"},
+		// Another configuration, never seen with ours: nothing to go by.
+		{"other configuration", view(member("n2", 7), member("n3", 8, 2)), "2/2", "n1:ok n2:ok n3:different-VIP-configuration", "n1: n2: n3:"},
+		{"unreadable", view(member("n2", 7), unreadable), "2/2", "n1:ok n2:ok n3:unreadable-metadata:-meta:-version-9", "n1: n2: n3:"},
+		{"alone", view(), "1/2", "n1:ok", "n1:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testConfig()
+			c.Mature = 0
+			d := Decide(c, tt.view, local(), Memory{}, t0.Add(time.Second))
+			if got := fmt.Sprintf("%d/%d", d.Quorum.Have, d.Quorum.Need); got != tt.quorum {
+				t.Errorf("quorum %s, want %s", got, tt.quorum)
+			}
+			if got := verdictString(d.Members); got != tt.members {
+				t.Errorf("members %q, want %q", got, tt.members)
+			}
+			if got := holdString(d.Input.Members); got != tt.holds {
+				t.Errorf("allocator members %q, want %q", got, tt.holds)
+			}
+		})
+	}
+}
+
+// The transcripts below follow a reload and a comeback.
+func TestReconfigurationGraceTranscript(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	before := view(member("n2", 7, 1), member("n3", 7))
+	reloaded := view(member("n2", 8), member("n3", 7)) // its bitmaps index another list
+	run(t, c, []step{
+		{at: 0, view: before, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", holds: "n1: n2:b n3:", next: 0.3},
+		{at: 1, view: reloaded, quorum: "3/2", state: membership.Mature, events: "mismatch:n2", members: "n1:ok n2:ok n3:ok", holds: "n1: n2:b n3:", next: 11},
+		{at: 10.9, view: reloaded, quorum: "3/2", state: membership.Mature, holds: "n1: n2:b n3:", next: 11},
+		{at: 11, view: reloaded, quorum: "2/2", state: membership.Mature, events: "mismatch-lasting:n2", members: "n1:ok n2:different-VIP-configuration n3:ok", holds: "n1: n2: n3:"},
+		// Back to our configuration: readable again, nothing to report.
+		{at: 12, view: before, quorum: "3/2", state: membership.Mature, holds: "n1: n2:b n3:"},
+	})
+}
+
+func TestNoGraceForAMemberThatCameBack(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	silent := member("n2", 7, 1)
+	silent.Alive, silent.Fresh = false, false
+	restarted := member("n2", 8)
+	restarted.Process = 2
+	run(t, c, []step{
+		{at: 0, view: view(member("n2", 7, 1), member("n3", 7)), quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", holds: "n1: n2:b n3:", next: 0.3},
+		{at: 1, view: view(silent, member("n3", 7)), quorum: "2/2", state: membership.Mature, holds: "n1: n3:"},
+		// Back with another configuration: its claims from before are forgotten.
+		{at: 2, view: view(member("n2", 8), member("n3", 7)), quorum: "2/2", state: membership.Mature, events: "mismatch:n2", members: "n1:ok n2:different-VIP-configuration n3:ok", holds: "n1: n2: n3:", next: 12},
+	})
+	run(t, c, []step{
+		{at: 0, view: view(member("n2", 7, 1), member("n3", 7)), quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", holds: "n1: n2:b n3:", next: 0.3},
+		// A new process within the failure timeout: no grace either.
+		{at: 1, view: view(restarted, member("n3", 7)), quorum: "2/2", state: membership.Mature, events: "mismatch:n2", holds: "n1: n2: n3:", next: 11},
+	})
+}
+
+func TestSettlesAfterRegainingQuorum(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	all := view(member("n2", 7), member("n3", 7))
+	run(t, c, []step{
+		{at: 0, view: all, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", next: 0.3},
+		{at: 1, view: all, quorum: "3/2", state: membership.Mature},
+		{at: 2, view: view(), quorum: "1/2", state: membership.Mature, events: "quorum-lost"},
+		{at: 3, view: all, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", next: 3.3},
+		{at: 3.3, view: all, quorum: "3/2", state: membership.Mature},
+	})
+}
+
+func TestSelfIsWhatItHoldsNotWhatItPublished(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	v := view(member("n2", 7), member("n3", 7))
+	v.Members[0].Meta = member("n1", 99, 0, 1, 2).Meta // stale published metadata
+	holdsB := func(l *Local) { l.Held["b"] = true; l.Leaving["b"] = true }
+	unhealthy := func(l *Local) { l.Healthy = false }
+	draining := func(l *Local) { l.Draining = true }
+	run(t, c, []step{
+		{at: 0, view: v, local: holdsB, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", members: "n1:ok n2:ok n3:ok", holds: "n1:b n2: n3:", next: 0.3},
+		{at: 1, view: v, local: unhealthy, quorum: "3/2", state: membership.Mature, members: "n1:unhealthy n2:ok n3:ok"},
+		{at: 2, view: v, local: draining, quorum: "3/2", state: membership.Draining, members: "n1:draining n2:ok n3:ok"},
+	})
+}
+
+func TestNoEligibleIsReportedOnce(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	sick := func(name string) membership.Member {
+		m := member(name, 7)
+		m.Meta.Healthy = false
+		return m
+	}
+	unhealthy := func(l *Local) { l.Healthy = false }
+	v := view(sick("n2"), sick("n3"))
+	run(t, c, []step{
+		{at: 0, view: v, local: unhealthy, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached no-eligible", next: 0.3},
+		{at: 1, view: v, local: unhealthy, quorum: "3/2", state: membership.Mature},
+		{at: 2, view: v, quorum: "3/2", state: membership.Mature},
+		{at: 3, view: v, local: unhealthy, quorum: "3/2", state: membership.Mature, events: "no-eligible"},
+	})
+}
+
+// Decide must not change the memory it was given: a round that is thrown
+// away (a test, a dry run) leaves nothing behind.
+func TestDecideDoesNotModifyItsMemory(t *testing.T) {
+	c := testConfig()
+	d := Decide(c, view(member("n2", 7), member("n3", 8)), local(), Memory{}, t0)
+	mem := d.Memory
+	snapshot := fmt.Sprint(mem.claims, mem.mismatchSince, mem.settleUntil, mem.hadQuorum)
+	Decide(c, view(member("n2", 8)), local(), mem, t0.Add(20*time.Second))
+	if got := fmt.Sprint(mem.claims, mem.mismatchSince, mem.settleUntil, mem.hadQuorum); got != snapshot {
+		t.Fatalf("memory changed: %s, was %s", got, snapshot)
+	}
+}
+
+func TestPublishedMeta(t *testing.T) {
+	c := testConfig()
+	l := local()
+	l.Held["a"], l.Held["c"], l.Leaving["c"] = true, true, true
+	m := l.Meta(c, t0.Add(2*time.Second))
+	var held, leaving []int
+	for i := range c.VIPs {
+		if m.Held.Has(i) {
+			held = append(held, i)
+		}
+		if m.Leaving.Has(i) {
+			leaving = append(leaving, i)
+		}
+	}
+	if m.State != membership.Mature || !m.Healthy || m.Fingerprint != 7 || !slices.Equal(held, []int{0, 2}) || !slices.Equal(leaving, []int{2}) {
+		t.Fatalf("meta %+v held %v leaving %v", m, held, leaving)
+	}
+}
