@@ -162,7 +162,7 @@ type Event struct {
 // Decision is the policy's answer for one round.
 type Decision struct {
 	// Input is the allocator's input.
-	Input vip.Input
+	Input  vip.Input
 	Quorum Quorum
 	// State is this node's life-cycle state.
 	State membership.State
