@@ -81,6 +81,11 @@ type Group struct {
 	shares  map[string]share // neighbour shares by member name
 	joining map[string]bool  // addresses a join is under way to
 	closed  bool
+	// health is this node's own timeliness (see localHealth); after a
+	// stall, awaiting are the members not heard since, until recoverBy.
+	health    localHealth
+	awaiting  map[string]bool
+	recoverBy time.Time
 
 	broadcasts *memberlist.TransmitLimitedQueue
 	keyring    *memberlist.Keyring // nil: clear text
@@ -141,6 +146,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		lost:    map[string]lostPeer{},
 		shares:  map[string]share{},
 		joining: map[string]bool{},
+		health:  newLocalHealth(cfg.Timing, time.Now()),
 	}
 	g.broadcasts = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return g.numMembers() + 1 },

@@ -26,6 +26,9 @@ func (g *Group) heartbeatLoop() {
 			g.sendHeartbeats()
 		case <-check.C:
 		}
+		g.mu.Lock()
+		g.checkStallLocked(time.Now(), true)
+		g.mu.Unlock()
 		next := g.checkLiveness(time.Now())
 		if !check.Stop() {
 			select {
@@ -73,9 +76,10 @@ func (g *Group) roster() []memberlist.Address {
 // was last signalled, and returns how long until the next member could
 // time out.
 func (g *Group) checkLiveness(now time.Time) time.Duration {
-	timeout := g.cfg.Timing.FailureTimeout
-	next := timeout / 2
 	g.mu.Lock()
+	g.checkStallLocked(now, false)
+	timeout := g.timeoutLocked()
+	next := timeout / 2
 	changed := false
 	for name, p := range g.members {
 		silent := now.Sub(p.lastHeard)
@@ -103,6 +107,14 @@ func (g *Group) checkLiveness(now time.Time) time.Duration {
 			delete(g.members, name)
 		}
 	}
+	if len(g.awaiting) > 0 {
+		if now.Before(g.recoverBy) {
+			next = min(next, g.recoverBy.Sub(now))
+		} else {
+			g.awaiting = nil // recovered by timeout
+			changed = true
+		}
+	}
 	g.mu.Unlock()
 	if changed {
 		signal(g.changed)
@@ -118,6 +130,10 @@ func (g *Group) heard(name string, v metaVersion, meta []byte) {
 	if ok {
 		p.lastHeard = time.Now()
 		wake = !p.alive || !p.fresh
+		if g.awaiting[name] {
+			delete(g.awaiting, name)
+			wake = wake || len(g.awaiting) == 0 // recovered from a stall
+		}
 		p.alive, p.fresh = true, true
 		if v.newer(p.version) {
 			wake = wake || !bytes.Equal(p.meta, meta)
@@ -128,4 +144,50 @@ func (g *Group) heard(name string, v metaVersion, meta []byte) {
 	if wake {
 		signal(g.changed)
 	}
+}
+
+// timeoutLocked is the failure timeout this node applies now: the
+// configured one, longer while this node itself runs late.
+func (g *Group) timeoutLocked() time.Duration {
+	return g.cfg.Timing.FailureTimeout + g.health.tolerance()
+}
+
+// checkStallLocked notices a stall of this node: the heartbeat loop (loop
+// true) or a reader of the view found that the loop had not run for
+// longer than the stall threshold. The members' silence over the stall is
+// forgiven (it says nothing about them), and the view is marked
+// recovering until each member known before has been heard again, or a
+// failure timeout has passed (then those not heard are failed, as they
+// would have been).
+func (g *Group) checkStallLocked(now time.Time, loop bool) {
+	var stalled time.Duration
+	if loop {
+		stalled = g.health.ran(now)
+	} else if stalled = g.health.stalledAt(now); stalled > 0 {
+		g.health.last = now
+	}
+	if stalled == 0 {
+		return
+	}
+	g.awaiting = map[string]bool{}
+	for name, p := range g.members {
+		if p.lastHeard.IsZero() {
+			continue
+		}
+		if p.lastHeard = p.lastHeard.Add(stalled); p.lastHeard.After(now) {
+			p.lastHeard = now
+		}
+		if now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout {
+			g.awaiting[name] = true
+		}
+	}
+	g.recoverBy = now.Add(g.cfg.Timing.FailureTimeout)
+	g.log.Warn("this node did not run for a while (stalled); the members' silence meanwhile is forgiven, and nothing is decided until they are heard again",
+		"stalled", stalled.Round(time.Millisecond), "awaiting", len(g.awaiting))
+}
+
+// recoveringLocked reports whether the view is still the one from before a
+// stall (see checkStallLocked).
+func (g *Group) recoveringLocked(now time.Time) bool {
+	return len(g.awaiting) > 0 && now.Before(g.recoverBy)
 }

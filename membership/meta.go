@@ -32,19 +32,24 @@ func (s State) String() string {
 }
 
 // MetaVersion is the version of the metadata encoding this code writes.
-const MetaVersion = 1
+// Version 2 added flap damping.
+const MetaVersion = 2
 
 // MetaMaxSize is memberlist's limit on node metadata.
 const MetaMaxSize = 512
 
-// metaHeader is version, state, flags, fingerprint (8) and the VIP count (2).
-const metaHeader = 1 + 1 + 1 + 8 + 2
+// metaHeader is version, state, flags, fingerprint (8), damping penalty
+// (2), damped-for (2, seconds) and the VIP count (2).
+const metaHeader = 1 + 1 + 1 + 8 + 2 + 2 + 2
 
 // MaxVIPs is the largest VIP list the metadata can describe: two bits per
 // VIP (held, leaving) must fit in MetaMaxSize.
 const MaxVIPs = (MetaMaxSize - metaHeader) / 2 * 8
 
-const flagUnhealthy = 1 << 0
+const (
+	flagUnhealthy = 1 << 0
+	flagDamped    = 1 << 1
+)
 
 // Meta is what a member says about itself in the group.
 type Meta struct {
@@ -55,6 +60,14 @@ type Meta struct {
 	// Fingerprint identifies the member's VIP configuration; members with
 	// another fingerprint are not eligible for VIPs.
 	Fingerprint uint64
+	// Damped: the member flapped (its link, health or quorum) and holds
+	// itself out of VIP ownership for a while (see pkg/policy/damping).
+	// Penalty is its damping penalty and DampedFor how long it expected to
+	// stay damped, both as of when it published this metadata: for
+	// operators; only Damped decides anything.
+	Damped    bool
+	Penalty   uint16
+	DampedFor uint16 // seconds
 	// Held and Leaving are bitmaps over the configured VIPs in name order:
 	// bit i set means the member holds, or is handing over, VIP i.
 	Held, Leaving Bitmap
@@ -75,8 +88,13 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 	if !m.Healthy {
 		flags |= flagUnhealthy
 	}
+	if m.Damped {
+		flags |= flagDamped
+	}
 	b = append(b, MetaVersion, byte(m.State), flags)
 	b = binary.BigEndian.AppendUint64(b, m.Fingerprint)
+	b = binary.BigEndian.AppendUint16(b, m.Penalty)
+	b = binary.BigEndian.AppendUint16(b, m.DampedFor)
 	b = binary.BigEndian.AppendUint16(b, uint16(n))
 	b = append(b, m.Held.bits...)
 	b = append(b, m.Leaving.bits...)
@@ -103,10 +121,10 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	if state > Draining {
 		return fmt.Errorf("meta: unknown state %d", b[1])
 	}
-	if b[2]&^flagUnhealthy != 0 {
+	if b[2]&^(flagUnhealthy|flagDamped) != 0 {
 		return fmt.Errorf("meta: unknown flags %#x", b[2])
 	}
-	n := int(binary.BigEndian.Uint16(b[11:13]))
+	n := int(binary.BigEndian.Uint16(b[15:17]))
 	size := (n + 7) / 8
 	if n > MaxVIPs || len(b) != metaHeader+2*size {
 		return fmt.Errorf("%w: %d bytes for %d VIPs", ErrMetaLength, len(b), n)
@@ -120,6 +138,9 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 		State:       state,
 		Healthy:     b[2]&flagUnhealthy == 0,
 		Fingerprint: binary.BigEndian.Uint64(b[3:11]),
+		Damped:      b[2]&flagDamped != 0,
+		Penalty:     binary.BigEndian.Uint16(b[11:13]),
+		DampedFor:   binary.BigEndian.Uint16(b[13:15]),
 		Held:        held,
 		Leaving:     leaving,
 	}

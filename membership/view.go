@@ -36,12 +36,21 @@ type Member struct {
 	// the member restarts, never while it runs (reloads included). It is 0
 	// until a heartbeat has come.
 	Process uint64
+	// MetaVersion counts the member process's metadata changes: a higher
+	// one (of the same Process) is a newer claim. 0 until a heartbeat has
+	// come.
+	MetaVersion uint64
 }
 
 // View is a snapshot of the group as this node sees it.
 type View struct {
 	Self    string
 	Members []Member // in name order, Self included
+	// Recovering: this node has just resumed from a stall (it did not run
+	// for longer than the failure detector allows) and has not yet heard
+	// again from every member it knew. Until then the view is the one from
+	// before the stall: do not act on it (see localHealth).
+	Recovering bool
 }
 
 // Alive returns the members that are alive, Self included.
@@ -62,15 +71,17 @@ func (g *Group) View() View {
 	self.Addr = g.self
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	self.Process = g.version.start
-	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1)}
+	g.checkStallLocked(now, false)
+	timeout := g.timeoutLocked()
+	self.Process, self.MetaVersion = g.version.start, g.version.counter
+	v := View{Self: g.cfg.Name, Members: make([]Member, 0, len(g.members)+1), Recovering: g.recoveringLocked(now)}
 	self.MetaErr = self.Meta.UnmarshalBinary(g.meta)
 	v.Members = append(v.Members, self)
 	for name, p := range g.members {
-		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard, Process: p.version.start}
+		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard, Process: p.version.start, MetaVersion: p.version.counter}
 		m.MetaErr = m.Meta.UnmarshalBinary(p.meta)
-		m.Alive = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout
-		m.Fresh = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout/2
+		m.Alive = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < timeout
+		m.Fresh = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < timeout/2
 		v.Members = append(v.Members, m)
 	}
 	slices.SortFunc(v.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })

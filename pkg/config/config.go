@@ -53,6 +53,17 @@ const (
 	// DefaultMaxMoves is the default number of simultaneous rebalancing
 	// hand-overs (the original's AcquisitionsPerRound).
 	DefaultMaxMoves = 1
+	// Flap damping defaults (see package policy/damping): a single flap
+	// keeps a node out for 10 s, flapping for at most 30 s after it stops.
+	DefaultDampingPenalty  = 1000
+	DefaultDampingSuppress = 1000
+	DefaultDampingReuse    = 500
+	DefaultDampingMax      = 4000
+	DefaultDampingHalfLife = 10 * time.Second
+	// DefaultRealtimePriority is the SCHED_FIFO priority of the heartbeat
+	// threads with realtime = true: above ordinary daemons, below the
+	// kernel's own threads (which run at 50 and up).
+	DefaultRealtimePriority = 10
 )
 
 // MaxVIPs is the largest number of VIPs a configuration may hold. The
@@ -145,6 +156,16 @@ type Config struct {
 	ARP ARP
 	// Balance configures rebalancing between live members.
 	Balance Balance
+	// Damping holds a flapping node out of VIP ownership.
+	Damping Damping
+	// Realtime runs the heartbeat sender and receiver under SCHED_FIFO at
+	// RealtimePriority (needs CAP_SYS_NICE), so that nothing else on a busy
+	// host delays them; LockMemory locks the daemon's memory (mlockall;
+	// needs CAP_IPC_LOCK) so that no page-in stalls them. Both are off by
+	// default: see the README's starvation section for their risks.
+	Realtime         bool
+	RealtimePriority int
+	LockMemory       bool
 	// VIPs are the virtual IPs of the group, ordered by name (the
 	// allocator relies on the order), at least 1 and at most MaxVIPs.
 	VIPs []VIP
@@ -199,6 +220,21 @@ type Balance struct {
 	// file). Default 1. Orphans and hand-offs from draining members are
 	// never limited.
 	MaxMoves int
+}
+
+// Damping configures flap damping, RFC 2439's route flap damping applied
+// to a node: each flap of this node (a VIP interface going down, the
+// health checks failing, the node losing quorum) adds Penalty; the
+// penalty halves every HalfLife; at Suppress the node is damped (takes no
+// VIPs, and prefer pulls none back to it) until the penalty decays below
+// Reuse; it never exceeds Max. Penalty 0 disables damping. Node-local, not
+// part of the fingerprint.
+type Damping struct {
+	Penalty  int
+	Suppress int
+	Reuse    int
+	Max      int
+	HalfLife time.Duration
 }
 
 // VIP is one virtual IP: one or more addresses that always move together.

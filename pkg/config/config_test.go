@@ -97,7 +97,9 @@ func TestParseValidFile(t *testing.T) {
 			Cache:    DefaultARPCache,
 			Notify:   []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("2001:db8::1")},
 		},
-		Balance: Balance{MaxMoves: 0},
+		Balance:          Balance{MaxMoves: 0},
+		Damping:          defaultDamping,
+		RealtimePriority: DefaultRealtimePriority,
 		VIPs: []VIP{
 			{
 				Name:      "www-1",
@@ -144,18 +146,20 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Path:          "min.toml",
-		NodeName:      "testhost",
-		Bind:          DefaultBind,
-		Insecure:      true,
-		Mature:        5 * time.Second,
-		Interface:     "eth0",
-		ControlSocket: "/run/wackamole/wackamole.sock",
-		Timing:        TimingLAN,
-		DrainTimeout:  10 * time.Second,
-		ARP:           ARP{Repeat: 3, Interval: 1100 * time.Millisecond, Refresh: 60 * time.Second, Cache: 10 * time.Second},
-		Balance:       Balance{MaxMoves: 1},
-		Hooks:         Hooks{Timeout: 10 * time.Second},
+		Path:             "min.toml",
+		NodeName:         "testhost",
+		Bind:             DefaultBind,
+		Insecure:         true,
+		Mature:           5 * time.Second,
+		Interface:        "eth0",
+		ControlSocket:    "/run/wackamole/wackamole.sock",
+		Timing:           TimingLAN,
+		DrainTimeout:     10 * time.Second,
+		ARP:              ARP{Repeat: 3, Interval: 1100 * time.Millisecond, Refresh: 60 * time.Second, Cache: 10 * time.Second},
+		Balance:          Balance{MaxMoves: 1},
+		Damping:          defaultDamping,
+		RealtimePriority: DefaultRealtimePriority,
+		Hooks:            Hooks{Timeout: 10 * time.Second},
 		VIPs: []VIP{{
 			Name:      "www-1",
 			Addresses: []Address{{Interface: "eth0", Prefix: netip.MustParsePrefix("198.18.1.10/32")}},
@@ -706,6 +710,11 @@ func TestValidate(t *testing.T) {
 		{"zero timing", func(c *Config) { c.Timing = "" }, `timing: "" is not a timing profile`},
 		{"zero repeat", func(c *Config) { c.ARP.Repeat = 0 }, "arp.repeat: 0: at least one"},
 		{"no interface", func(c *Config) { c.VIPs[1].Addresses[0].Interface = "" }, "line 9: vip[1].addresses[0]: interface name is empty"},
+		{"damping reuse above suppress", func(c *Config) { c.Damping = Damping{Penalty: 1000, Suppress: 1000, Reuse: 1000, Max: 4000, HalfLife: time.Second} }, "damping.reuse: 1000 is not below suppress (1000)"},
+		{"damping without half-life", func(c *Config) { c.Damping = Damping{Penalty: 1000, Suppress: 1000, Reuse: 500, Max: 4000} }, "damping.half_life: must be positive"},
+		{"damping suppress above max", func(c *Config) { c.Damping = Damping{Penalty: 1000, Suppress: 5000, Reuse: 500, Max: 4000, HalfLife: time.Second} }, "damping.suppress: 5000 is above max_penalty (4000)"},
+		{"negative penalty", func(c *Config) { c.Damping.Penalty = -1 }, "damping.penalty: -1 is negative"},
+		{"realtime priority", func(c *Config) { c.RealtimePriority = 100 }, "realtime_priority: 100: SCHED_FIFO priorities are 1 to 99"},
 		{"invalid prefix", func(c *Config) { c.VIPs[1].Addresses[0].Prefix = netip.Prefix{} }, "vip[1].addresses[0]: invalid prefix"},
 		{"peer without port", func(c *Config) { c.Peers[1] = "198.18.0.12" }, `peers[1]: "198.18.0.12" has no port`},
 		{"bad bind", func(c *Config) { c.Bind = "" }, "bind: empty"},
@@ -781,3 +790,5 @@ func TestKeyFileWithSeveralKeys(t *testing.T) {
 		t.Error("accepted more than maxKeys keys")
 	}
 }
+
+var defaultDamping = Damping{Penalty: DefaultDampingPenalty, Suppress: DefaultDampingSuppress, Reuse: DefaultDampingReuse, Max: DefaultDampingMax, HalfLife: DefaultDampingHalfLife}

@@ -110,11 +110,13 @@ var (
 		"node_name", "bind", "advertise", "peers", "secret_key_file", "insecure",
 		"quorum", "mature", "interface", "control_socket", "control_group",
 		"metrics_listen", "timing", "drain_timeout",
-		"membership", "arp", "balance", "vip", "check", "hooks",
+		"realtime", "realtime_priority", "lock_memory",
+		"membership", "arp", "balance", "damping", "vip", "check", "hooks",
 	}
 	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval"}
 	arpKeys        = []string{"repeat", "interval", "refresh", "cache", "notify"}
 	balanceKeys    = []string{"max_moves"}
+	dampingKeys    = []string{"penalty", "suppress", "reuse", "max_penalty", "half_life"}
 	vipKeys        = []string{"name", "addresses", "prefer", "interface"}
 )
 
@@ -142,7 +144,15 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 			Cache:    DefaultARPCache,
 		},
 		Balance: Balance{MaxMoves: DefaultMaxMoves},
-		Hooks:   Hooks{Timeout: DefaultHookTimeout},
+		Damping: Damping{
+			Penalty:  DefaultDampingPenalty,
+			Suppress: DefaultDampingSuppress,
+			Reuse:    DefaultDampingReuse,
+			Max:      DefaultDampingMax,
+			HalfLife: DefaultDampingHalfLife,
+		},
+		RealtimePriority: DefaultRealtimePriority,
+		Hooks:            Hooks{Timeout: DefaultHookTimeout},
 	}
 	var root path
 	d.unknown(t, root, topKeys)
@@ -190,6 +200,9 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 	d.strInto(t, root, "metrics_listen", &c.MetricsListen)
 	d.strInto(t, root, "timing", &c.Timing)
 	d.duration(t, root, "drain_timeout", &c.DrainTimeout)
+	d.boolean(t, root, "realtime", &c.Realtime)
+	d.integer(t, root, "realtime_priority", &c.RealtimePriority)
+	d.boolean(t, root, "lock_memory", &c.LockMemory)
 
 	if m, p, ok := d.table(t, root, "membership", membershipKeys); ok {
 		d.duration(m, p, "heartbeat_interval", &c.Membership.HeartbeatInterval)
@@ -229,6 +242,13 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 		default:
 			d.integer(m, p, "max_moves", &c.Balance.MaxMoves)
 		}
+	}
+	if m, p, ok := d.table(t, root, "damping", dampingKeys); ok {
+		d.integer(m, p, "penalty", &c.Damping.Penalty)
+		d.integer(m, p, "suppress", &c.Damping.Suppress)
+		d.integer(m, p, "reuse", &c.Damping.Reuse)
+		d.integer(m, p, "max_penalty", &c.Damping.Max)
+		d.duration(m, p, "half_life", &c.Damping.HalfLife)
 	}
 	c.VIPs = d.vips(t, c.Interface)
 	c.Checks = d.checks(t)

@@ -184,6 +184,11 @@ func check(r *reporter, c *Config) {
 		r.add(p, fmt.Sprintf(`%d is negative: want a number of moves, or "all"`, c.Balance.MaxMoves))
 	}
 
+	checkDamping(r, c)
+	if p := root.key("realtime_priority"); ok(p) && c.RealtimePriority != 0 && (c.RealtimePriority < 1 || c.RealtimePriority > 99) {
+		r.add(p, fmt.Sprintf("%d: SCHED_FIFO priorities are 1 to 99", c.RealtimePriority))
+	}
+
 	checkVIPs(r, c, hosts)
 	checkChecks(r, c)
 	checkHooks(r, c)
@@ -295,5 +300,34 @@ func checkVIPs(r *reporter, c *Config, hosts []hostRef) {
 		if ap, isVIP := addrs[h.addr.Unmap()]; isVIP {
 			r.add(h.p, fmt.Sprintf("%s is an address of VIP %q (%s): use the node's own address", h.addr, owner[h.addr.Unmap()], ap))
 		}
+	}
+}
+
+func checkDamping(r *reporter, c *Config) {
+	dp := path{"damping"}
+	if r.isBad(dp) {
+		return
+	}
+	d := c.Damping
+	bad := func(key, msg string) {
+		if p := dp.key(key); !r.isBad(p) {
+			r.add(p, msg)
+		}
+	}
+	switch {
+	case d.Penalty < 0:
+		bad("penalty", fmt.Sprintf("%d is negative (0 disables damping)", d.Penalty))
+	case d.Penalty == 0:
+		return
+	case d.HalfLife <= 0:
+		bad("half_life", "must be positive")
+	case d.Reuse <= 0:
+		bad("reuse", fmt.Sprintf("%d: must be positive", d.Reuse))
+	case d.Reuse >= d.Suppress:
+		bad("reuse", fmt.Sprintf("%d is not below suppress (%d): a damped node would never be eligible again", d.Reuse, d.Suppress))
+	case d.Suppress > d.Max:
+		bad("suppress", fmt.Sprintf("%d is above max_penalty (%d): no node would ever be damped", d.Suppress, d.Max))
+	case d.Max > 100000:
+		bad("max_penalty", fmt.Sprintf("%d: at most 100000", d.Max))
 	}
 }

@@ -1,0 +1,107 @@
+package membership
+
+import (
+	"testing"
+	"time"
+)
+
+func TestLocalHealth(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	type run struct {
+		at        int // ms after t0
+		stalled   int // ms, what ran returns
+		tolerance int // ms, after the run
+	}
+	for _, tt := range []struct {
+		name string
+		runs []run
+	}{
+		{"on time", []run{{200, 0, 0}, {400, 0, 0}, {600, 0, 0}}},
+		// 150 ms late: the node waits 300 ms longer for others.
+		{"late", []run{{200, 0, 0}, {550, 0, 300}, {750, 0, 300}}},
+		// Lateness is capped at one timeout (1 s).
+		{"very late", []run{{590, 0, 780}, {1180, 0, 780}, {1690, 0, 780}}},
+		// A gap over the threshold (600 ms) is a stall, not lateness.
+		{"stall", []run{{200, 0, 0}, {3200, 3000, 0}, {3400, 0, 0}}},
+		// Lateness is forgotten after two windows of 10 timeouts.
+		{"forgotten", []run{{550, 0, 700}, {10550, 10000, 700}, {20550, 10000, 0}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newLocalHealth(LAN(), t0)
+			for _, r := range tt.runs {
+				if got := h.ran(t0.Add(ms(r.at))); got != ms(r.stalled) {
+					t.Errorf("run at %d ms: stalled %v, want %v", r.at, got, ms(r.stalled))
+				}
+				if got := h.tolerance(); got != ms(r.tolerance) {
+					t.Errorf("after the run at %d ms: tolerance %v, want %v", r.at, got, ms(r.tolerance))
+				}
+			}
+		})
+	}
+}
+
+func TestStalledAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	h := newLocalHealth(Fast(), t0) // threshold: max(75 ms, 75 ms)
+	if got := h.stalledAt(t0.Add(70 * time.Millisecond)); got != 0 {
+		t.Fatalf("stalled %v after 70 ms", got)
+	}
+	if got := h.stalledAt(t0.Add(80 * time.Millisecond)); got != 80*time.Millisecond {
+		t.Fatalf("stalled %v after 80 ms, want 80ms", got)
+	}
+}
+
+// A node that did not run for 3 s must not find every member failed when
+// it resumes: their silence over its stall is forgiven, and the view says
+// it is recovering until each was heard again.
+func TestStallIsForgiven(t *testing.T) {
+	now := time.Now()
+	g := &Group{
+		cfg:     Config{Timing: LAN()},
+		log:     testLogger(t),
+		changed: make(chan struct{}, 1),
+		members: map[string]*peer{
+			"n2": {lastHeard: now.Add(-100 * time.Millisecond)},
+			"n3": {lastHeard: now.Add(-900 * time.Millisecond)}, // about to fail anyway
+			"n4": {lastHeard: now.Add(-5 * time.Second)},        // failed before
+		},
+		health: newLocalHealth(LAN(), now),
+	}
+	// The loop last ran 3 s ago; so did everything else.
+	g.health.last = now.Add(-3 * time.Second)
+	for _, p := range g.members {
+		p.lastHeard = p.lastHeard.Add(-3 * time.Second)
+	}
+	v := g.View()
+	alive := map[string]bool{}
+	for _, m := range v.Members {
+		alive[m.Name] = m.Alive
+	}
+	if !alive["n2"] || !alive["n3"] || alive["n4"] {
+		t.Fatalf("after the stall: alive %v, want n2 and n3 (their silence was this node's), not n4", alive)
+	}
+	if !v.Recovering {
+		t.Fatal("the view does not say it is recovering")
+	}
+	g.heard("n2", metaVersion{}, nil)
+	if !g.View().Recovering {
+		t.Fatal("recovered before n3 was heard")
+	}
+	g.heard("n3", metaVersion{}, nil)
+	if g.View().Recovering {
+		t.Fatal("still recovering after every member was heard")
+	}
+	select {
+	case <-g.changed:
+	default:
+		t.Fatal("the end of recovery was not signalled")
+	}
+	// Without a stall, silence is silence.
+	g.members["n2"].lastHeard = time.Now().Add(-2 * time.Second)
+	for _, m := range g.View().Members {
+		if m.Name == "n2" && m.Alive {
+			t.Fatal("n2, silent for 2 s, is alive")
+		}
+	}
+}
