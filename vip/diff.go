@@ -14,6 +14,12 @@ type Local struct {
 	// (gratuitous ARP, ARP reply, neighbour advertisement) since the last
 	// round.
 	Conflicts map[string]bool
+	// Confirmed are held VIPs whose planned owner has claimed them again
+	// since this node began to hand them over: a claim newer than the
+	// hand-over, not one from before it (a claim the owner made before a
+	// stall or a partition may no longer be true). The caller tracks the
+	// owner's metadata versions.
+	Confirmed map[string]bool
 }
 
 // ActionKind is what a node does about one VIP.
@@ -79,7 +85,9 @@ type Action struct {
 //     leaving, at once; from an eligible holder that still wants it, it
 //     waits (Await) until that holder marks it leaving;
 //   - a holder that is not the owner marks the VIP leaving (Handover) and
-//     releases it only when the owner claims it or announces it on the wire;
+//     releases it only when the owner announces it on the wire, or claims
+//     it anew after the hand-over began (Local.Confirmed): the loser of a
+//     contest too, since the winner's claim may be stale;
 //   - without quorum a node acquires nothing, and releases a VIP as soon as
 //     another host announces it.
 func Diff(p *Plan, l Local) []Action {
@@ -116,10 +124,14 @@ func Diff(p *Plan, l Local) []Action {
 			act(Release, "handed-over", "the new owner %s announced it", a.Owner)
 		case conflict:
 			act(Release, "yielded", "another host announced it; %s owns it", a.Owner)
-		case claims(a, a.Owner) && a.Reason == Contested:
-			act(Release, "lost-contest", "%s also holds it and wins the contest", a.Owner)
-		case claims(a, a.Owner):
+		case claims(a, a.Owner) && l.Confirmed[v] && a.Reason == Contested:
+			act(Release, "lost-contest", "%s also holds it, wins the contest and claimed it again", a.Owner)
+		case claims(a, a.Owner) && l.Confirmed[v]:
 			act(Release, "handed-over", "%s holds it now", a.Owner)
+		case claims(a, a.Owner) && !l.Leaving[v]:
+			act(Handover, reason, "%s also holds it: handing over once it claims it again", a.Owner)
+		case claims(a, a.Owner):
+			// Leaving, and the owner's claim predates the hand-over.
 		case !l.Leaving[v]:
 			act(Handover, reason, "%s: handing over to %s", a.Reason, a.Owner)
 		}

@@ -81,8 +81,14 @@ func TestDiff(t *testing.T) {
 			name: "new owner claims it: release",
 			plan: plan(true, Assignment{VIP: "a", Owner: "n2", Holders: []Holder{
 				{Name: "me", Eligible: true, Leaving: true}, {Name: "n2", Eligible: true}}}),
-			local: Local{Name: "me", Held: set("a"), Leaving: set("a")},
+			local: Local{Name: "me", Held: set("a"), Leaving: set("a"), Confirmed: set("a")},
 			want:  []ActionKind{Release},
+		},
+		{
+			name: "new owner's claim is from before the hand-over: wait",
+			plan: plan(true, Assignment{VIP: "a", Owner: "n2", Holders: []Holder{
+				{Name: "me", Eligible: true, Leaving: true}, {Name: "n2", Eligible: true}}}),
+			local: Local{Name: "me", Held: set("a"), Leaving: set("a")},
 		},
 		{
 			name:  "new owner announced on the wire: release",
@@ -114,9 +120,23 @@ func TestDiff(t *testing.T) {
 			local: Local{Name: "me", Held: set("a")},
 		},
 		{
-			name:  "contest lost to another holder: release",
+			name:  "contest lost to another holder: hand over",
 			plan:  plan(true, Assignment{VIP: "a", Owner: "n2", Reason: Contested, Holders: []Holder{{Name: "me", Eligible: true}, {Name: "n2", Eligible: true}}}),
 			local: Local{Name: "me", Held: set("a")},
+			want:  []ActionKind{Handover},
+		},
+		{
+			// The winner's claim may be stale (it was cut off, or stalled):
+			// the loser lets go only when the winner claims it again.
+			name:  "contest lost, the winner claimed it again: release",
+			plan:  plan(true, Assignment{VIP: "a", Owner: "n2", Reason: Contested, Holders: []Holder{{Name: "me", Eligible: true, Leaving: true}, {Name: "n2", Eligible: true}}}),
+			local: Local{Name: "me", Held: set("a"), Leaving: set("a"), Confirmed: set("a")},
+			want:  []ActionKind{Release},
+		},
+		{
+			name:  "contest lost, the winner announced it: release",
+			plan:  plan(true, Assignment{VIP: "a", Owner: "n2", Reason: Contested, Holders: []Holder{{Name: "me", Eligible: true}, {Name: "n2", Eligible: true}}}),
+			local: Local{Name: "me", Held: set("a"), Conflicts: set("a")},
 			want:  []ActionKind{Release},
 		},
 	}
@@ -136,12 +156,22 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-// node is a simulated group member: what it holds, nothing else.
+// node is a simulated group member: what it holds, and the version of its
+// claims, which goes up whenever they change or it claims them again.
 type node struct {
 	name     string
 	eligible bool
 	held     map[string]bool
 	leaving  map[string]bool
+	version  int
+	// handing records, for each VIP it hands over, the owner it hands
+	// it to and that owner's version when the hand-over began.
+	handing map[string]handing
+}
+
+type handing struct {
+	owner   string
+	version int
 }
 
 func view(vips []Spec, nodes []*node, maxMoves int) Input {
@@ -156,10 +186,23 @@ func view(vips []Spec, nodes []*node, maxMoves int) Input {
 	return in
 }
 
-// step lets one node look at the current state and act on it.
+// step lets one node look at the current state and act on it, as the
+// agent does: it confirms a hand-over once the owner's version went up,
+// and, owning a VIP that another member also holds, claims it again.
 func step(vips []Spec, nodes []*node, n *node, maxMoves int) (acted bool) {
 	p := Allocate(view(vips, nodes, maxMoves))
-	for _, a := range Diff(&p, Local{Name: n.name, Held: n.held, Leaving: n.leaving}) {
+	byName := map[string]*node{}
+	for _, m := range nodes {
+		byName[m.name] = m
+	}
+	confirmed := map[string]bool{}
+	for v, h := range n.handing {
+		a, _ := p.Lookup(v)
+		if o := byName[a.Owner]; o != nil && a.Owner == h.owner && o.version > h.version {
+			confirmed[v] = true
+		}
+	}
+	for _, a := range Diff(&p, Local{Name: n.name, Held: n.held, Leaving: n.leaving, Confirmed: confirmed}) {
 		switch a.Kind {
 		case Acquire:
 			n.held[a.VIP] = true
@@ -168,12 +211,27 @@ func step(vips []Spec, nodes []*node, n *node, maxMoves int) (acted bool) {
 		case Release:
 			delete(n.held, a.VIP)
 			delete(n.leaving, a.VIP)
+			delete(n.handing, a.VIP)
 		case Retain:
 			delete(n.leaving, a.VIP)
+			delete(n.handing, a.VIP)
 		default:
 			continue
 		}
+		n.version++
 		acted = true
+	}
+	for v := range n.leaving {
+		a, _ := p.Lookup(v)
+		if h, ok := n.handing[v]; (!ok || h.owner != a.Owner) && byName[a.Owner] != nil {
+			n.handing[v] = handing{owner: a.Owner, version: byName[a.Owner].version}
+		}
+	}
+	for _, a := range p.Assignments {
+		if a.Owner == n.name && n.held[a.VIP] && slices.ContainsFunc(a.Holders, func(h Holder) bool { return h.Name != n.name }) {
+			n.version++ // claims it again
+			acted = true
+		}
 	}
 	return acted
 }
@@ -196,7 +254,7 @@ func TestProtocolConverges(t *testing.T) {
 		}
 		var nodes []*node
 		for j := 0; j < nn; j++ {
-			n := &node{name: fmt.Sprintf("n%d", j), eligible: r.IntN(5) != 0, held: map[string]bool{}, leaving: map[string]bool{}}
+			n := &node{name: fmt.Sprintf("n%d", j), eligible: r.IntN(5) != 0, held: map[string]bool{}, leaving: map[string]bool{}, handing: map[string]handing{}}
 			for _, s := range vips {
 				if r.IntN(nn+1) == 0 {
 					n.held[s.Name] = true

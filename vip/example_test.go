@@ -30,7 +30,8 @@ func ExampleAllocate() {
 
 // A hand-over is make-before-break. web1 is draining: the plan gives its
 // VIP to web2. web1 first marks it leaving and keeps serving it; web2,
-// seeing it leaving, acquires it; once web2 claims it, web1 releases it.
+// seeing it leaving, acquires it; once web2 claims it (a claim newer than
+// the hand-over: Confirmed), web1 releases it.
 func ExampleDiff() {
 	in := vip.Input{
 		VIPs:   []vip.Spec{{Name: "www-1"}},
@@ -40,20 +41,21 @@ func ExampleDiff() {
 			{Name: "web2", Eligible: true},
 		},
 	}
-	step := func(node string, held, leaving bool) {
+	step := func(node string, held, leaving, confirmed bool) {
 		plan := vip.Allocate(in)
-		l := vip.Local{Name: node, Held: map[string]bool{"www-1": held}, Leaving: map[string]bool{"www-1": leaving}}
+		l := vip.Local{Name: node, Held: map[string]bool{"www-1": held}, Leaving: map[string]bool{"www-1": leaving},
+			Confirmed: map[string]bool{"www-1": confirmed}}
 		for _, act := range vip.Diff(&plan, l) {
 			fmt.Printf("%s: %s %s (%s)\n", node, act.Kind, act.VIP, act.Why)
 		}
 	}
-	step("web1", true, false)
+	step("web1", true, false, false)
 
 	in.Members[0].Leaving = []string{"www-1"}
-	step("web2", false, false)
+	step("web2", false, false, false)
 
 	in.Members[1].Holds = []string{"www-1"}
-	step("web1", true, true)
+	step("web1", true, true, true)
 	// Output:
 	// web1: handover www-1 (vacated: handing over to web2)
 	// web2: acquire www-1 (vacated)

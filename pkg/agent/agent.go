@@ -29,6 +29,7 @@ import (
 	"github.com/wackamole/wackamole/pkg/health"
 	"github.com/wackamole/wackamole/pkg/hooks"
 	"github.com/wackamole/wackamole/pkg/policy"
+	"github.com/wackamole/wackamole/pkg/policy/damping"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -131,6 +132,18 @@ type Agent struct {
 	healthy     bool
 	announces   map[string]*announcement
 	lastDefend  map[string]time.Time
+	down        []string // VIP interfaces down or missing, as of the last round
+	failing     bool     // health checks failing, as of the last round
+	// handing records, for each VIP this node hands over, the owner and
+	// its claims' version when the hand-over began: it lets go once the
+	// owner claims it again (vip.Local.Confirmed).
+	handing map[string]handing
+	// reclaimed is when this node last claimed again a VIP it owns that
+	// another member also holds; shared marks the held VIPs that another
+	// member held too at the last round (when that ends, this node has the
+	// last word: it announces again).
+	reclaimed map[string]time.Time
+	shared    map[string]bool
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	lastMeta    []byte
 	refresh     period // arp.refresh
@@ -184,6 +197,9 @@ func New(o Options) (*Agent, error) {
 		since:      map[string]time.Time{},
 		announces:  map[string]*announcement{},
 		lastDefend: map[string]time.Time{},
+		handing:    map[string]handing{},
+		reclaimed:  map[string]time.Time{},
+		shared:     map[string]bool{},
 		conflicts:  map[string]bool{},
 		healthy:    true,
 	}
@@ -211,6 +227,13 @@ func (a *Agent) setConfig(c *config.Config) {
 		MaxMoves:    c.Balance.MaxMoves,
 		Mature:      c.Mature,
 		Settle:      a.settle,
+		Damping: damping.Config{
+			Penalty:  float64(c.Damping.Penalty),
+			Suppress: float64(c.Damping.Suppress),
+			Reuse:    float64(c.Damping.Reuse),
+			Max:      float64(c.Damping.Max),
+			HalfLife: c.Damping.HalfLife,
+		},
 	}
 	for _, v := range c.VIPs {
 		a.policy.VIPs = append(a.policy.VIPs, vip.Spec{Name: v.Name, Prefer: v.Prefer})

@@ -32,6 +32,9 @@ type fakeGroup struct {
 	changed chan struct{}
 	shared  []membership.Neighbor // what others share
 	ours    []membership.Neighbor // what we shared
+	sets    int                   // SetMeta calls
+	// recovering is View.Recovering.
+	recovering bool
 }
 
 func (g *fakeGroup) SetNeighbors(a []membership.Neighbor) {
@@ -48,11 +51,12 @@ func (g *fakeGroup) SharedNeighbors() []membership.Neighbor {
 func (g *fakeGroup) View() membership.View {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return membership.View{Self: "n1", Members: slices.Clone(g.members)}
+	return membership.View{Self: "n1", Members: slices.Clone(g.members), Recovering: g.recovering}
 }
 func (g *fakeGroup) Changed() <-chan struct{} { return g.changed }
 func (g *fakeGroup) SetMeta(b []byte) error {
 	g.mu.Lock()
+	g.sets++
 	g.meta = b
 	g.mu.Unlock()
 	return nil
@@ -386,8 +390,16 @@ func TestDrainHandsOverAndReports(t *testing.T) {
 	if m := r.g.published(t); m.State != membership.Draining || !m.Leaving.Has(0) {
 		t.Fatalf("draining node does not mark its VIP leaving: %+v", m)
 	}
-	// n2 takes a over.
-	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(Fingerprint(r.a.cfg), 3, 0) })
+	// The planned owner takes a over: its claims change, and so does
+	// their version.
+	as, _ := r.a.plan.Lookup("a")
+	i := slices.IndexFunc(r.g.members, func(m membership.Member) bool { return m.Name == as.Owner })
+	if i < 1 {
+		t.Fatalf("a is planned for %q", as.Owner)
+	}
+	r.setMember(i, func(m *membership.Member) {
+		m.Meta, m.MetaVersion = matureMeta(Fingerprint(r.a.cfg), 3, 0), m.MetaVersion+1
+	})
 	r.round()
 	r.a.answerDrains()
 	if r.b.has("198.18.0.100/32") {
@@ -610,5 +622,159 @@ func TestNoGraceForAMemberThatCameBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A VIP on an interface that went down serves nobody: it is released at
+// once, not handed over make-before-break, whatever the quorum.
+func TestLinkDownReleasesAtOnce(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("a not acquired")
+	}
+	r.b.down["eth1"] = true
+	before := len(r.ann.sent)
+	r.round()
+	if r.b.has("198.18.0.100/32") || r.b.has("198.18.1.100/32") {
+		t.Fatal("kept a VIP with an address on a down interface")
+	}
+	if len(r.ann.sent) != before {
+		t.Fatalf("announced while releasing on link down: %v", r.ann.sent[before:])
+	}
+	if st := r.a.Status(); st.Counters.Released["link-down"] != 1 {
+		t.Fatalf("released counters %v", st.Counters.Released)
+	}
+	// Nothing is taken while it is down.
+	r.peers(t, "n2")
+	r.round()
+	if len(r.b.addrs) != 0 {
+		t.Fatalf("took %v with a VIP interface down", r.b.addrs)
+	}
+}
+
+// A node back from a stall does nothing until it has heard the group: a
+// conflict seen meanwhile is neither yielded nor defended.
+func TestRecoveringDoesNothing(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.g.mu.Lock()
+	r.g.recovering = true
+	r.g.mu.Unlock()
+	r.peers(t) // the stale view: alone
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
+	before := len(r.ann.sent)
+	r.round()
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("released a VIP while recovering from a stall")
+	}
+	if len(r.ann.sent) != before {
+		t.Fatal("defended a VIP while recovering from a stall")
+	}
+}
+
+// The loser of a contest lets go only when the winner claims the VIP again
+// after the contest began, or announces it: the winner's claim may be one
+// it made before a stall and no longer true.
+func TestContestIsMakeBeforeBreak(t *testing.T) {
+	r := newRig(t, testConfig)
+	fp := Fingerprint(r.a.cfg)
+	// n1 holds b; so does n2, which wins the contest for b (it prefers n2).
+	r.a.acquire("b", "orphaned", "test", r.clock)
+	r.setMember(1, func(m *membership.Member) { m.Meta, m.MetaVersion = matureMeta(fp, 3, 1), 5 })
+	r.clock = r.clock.Add(10 * time.Second)
+	r.round()
+	if !r.b.has("198.18.0.101/32") {
+		t.Fatal("released a contested VIP on a claim that may be stale")
+	}
+	if m := r.g.published(t); !m.Leaving.Has(1) {
+		t.Fatal("the loser does not mark the VIP leaving")
+	}
+	r.round()
+	if !r.b.has("198.18.0.101/32") {
+		t.Fatal("released without the winner claiming it again")
+	}
+	r.setMember(1, func(m *membership.Member) { m.MetaVersion = 6 })
+	r.round()
+	if r.b.has("198.18.0.101/32") {
+		t.Fatal("kept the VIP after the winner claimed it again")
+	}
+}
+
+func TestContestLostToAnAnnouncement(t *testing.T) {
+	r := newRig(t, testConfig)
+	fp := Fingerprint(r.a.cfg)
+	r.a.acquire("b", "orphaned", "test", r.clock)
+	r.setMember(1, func(m *membership.Member) { m.Meta, m.MetaVersion = matureMeta(fp, 3, 1), 5 })
+	r.round()
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.101"), "02:00:00:00:00:02")
+	r.round()
+	if r.b.has("198.18.0.101/32") {
+		t.Fatal("kept the VIP after the winner announced it")
+	}
+}
+
+// The winner of a contest claims the VIP again (a new metadata version),
+// at most once a second while the other holds it, and announces it; when
+// the other has let go it announces once more (the last word).
+func TestWinnerReclaimsAndHasTheLastWord(t *testing.T) {
+	r := newRig(t, testConfig)
+	fp := Fingerprint(r.a.cfg)
+	r.round() // a acquired: n1 prefers it
+	r.clock = r.clock.Add(10 * time.Second)
+	r.round()
+	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(fp, 3, 0) }) // n2 holds a too
+	sets, sent := r.g.sets, len(r.ann.sent)
+	r.round()
+	if r.g.sets != sets+1 {
+		t.Fatalf("metadata published %d times, want once more (claimed again)", r.g.sets-sets)
+	}
+	if len(r.ann.sent) == sent {
+		t.Fatal("the winner did not announce the contested VIP")
+	}
+	r.clock = r.clock.Add(500 * time.Millisecond)
+	r.round()
+	if r.g.sets != sets+1 {
+		t.Fatal("claimed again within a second")
+	}
+	r.clock = r.clock.Add(600 * time.Millisecond)
+	r.round()
+	if r.g.sets != sets+2 {
+		t.Fatal("not claimed again after a second")
+	}
+	r.clock = r.clock.Add(10 * time.Second)
+	r.round()
+	sent = len(r.ann.sent)
+	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(fp, 3) }) // n2 let go
+	r.round()
+	if len(r.ann.sent) == sent {
+		t.Fatal("no announcement after the other holder let go: clients may keep its MAC")
+	}
+}
+
+// A node whose link flapped is damped: it publishes it, and a VIP it
+// prefers does not come back to it until the damping ends.
+func TestFlappingLinkDamps(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.b.down["eth1"] = true
+	r.clock = r.clock.Add(time.Second)
+	r.round()
+	delete(r.b.down, "eth1")
+	r.clock = r.clock.Add(time.Second)
+	r.round()
+	if m := r.g.published(t); !m.Damped || !m.Healthy {
+		t.Fatalf("published damped %v healthy %v after a link flap, want both", m.Damped, m.Healthy)
+	}
+	if r.b.has("198.18.0.100/32") {
+		t.Fatal("a damped node took back the VIP it prefers")
+	}
+	r.clock = r.clock.Add(15 * time.Second)
+	r.round()
+	if r.g.published(t).Damped {
+		t.Fatal("still damped 16 s after a single flap")
+	}
+	if !r.b.has("198.18.0.100/32") {
+		t.Fatal("the preferred VIP did not come back after the damping ended")
 	}
 }

@@ -18,6 +18,7 @@ import (
 // (zero: only on events and the resync).
 func (a *Agent) reconcile(now time.Time) time.Time {
 	a.checkHealth()
+	a.releaseOnDownLinks()
 	a.restoreMissing(now)
 	if a.refresh.due(a.cfg.ARP.Refresh, now) {
 		for name := range a.held {
@@ -46,7 +47,14 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 		}
 	}
 
-	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts})
+	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts,
+		Confirmed: a.confirmed(plan, view)})
+	if dec.Recovering {
+		// The view is the one from before this node's stall: acting on
+		// it could release what another node just took, or defend what
+		// it should yield. The round that has heard the group decides.
+		actions = nil
+	}
 	var waiting map[string]string
 	for _, act := range actions {
 		switch act.Kind {
@@ -64,6 +72,7 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 			a.release(act.VIP, act.Cause, act.Why)
 		case vip.Handover:
 			a.leaving[act.VIP] = true
+			delete(a.announces, act.VIP) // announcing it now would pull clients back
 			a.log.Info("handing over", "vip", act.VIP, "to", act.Owner, "reason", act.Why)
 		case vip.Retain:
 			delete(a.leaving, act.VIP)
@@ -78,8 +87,12 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 		}
 	}
 	a.plan = plan
+	if !dec.Recovering {
+		a.recordHandovers(plan, view)
+		a.claimShared(plan, now)
+		a.noticeMembership(view, now)
+	}
 
-	a.noticeMembership(view, now)
 	a.announceDue(now)
 	a.publish(now)
 	a.setStatus(dec, plan, waiting, now)
@@ -88,7 +101,148 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 
 // local is this node's own state for the policy.
 func (a *Agent) local() policy.Local {
-	return policy.Local{Started: a.started, Held: a.held, Leaving: a.leaving, Draining: a.draining, Healthy: a.healthy}
+	return policy.Local{Started: a.started, Held: a.held, Leaving: a.leaving, Draining: a.draining, Healthy: a.healthy,
+		InterfacesDown: a.down, ChecksFailing: a.failing}
+}
+
+// handing is a hand-over under way (see Agent.handing).
+type handing struct {
+	owner            string
+	process, version uint64
+}
+
+// version returns a member's claims' version as this node sees them.
+func version(view membership.View, name string) (process, v uint64, ok bool) {
+	for _, m := range view.Members {
+		if m.Name == name {
+			return m.Process, m.MetaVersion, m.Alive
+		}
+	}
+	return 0, 0, false
+}
+
+// confirmed returns the VIPs this node hands over whose owner has claimed
+// them again since the hand-over began.
+func (a *Agent) confirmed(plan vip.Plan, view membership.View) map[string]bool {
+	out := map[string]bool{}
+	for name, h := range a.handing {
+		as, ok := plan.Lookup(name)
+		if !ok || as.Owner != h.owner {
+			continue
+		}
+		if p, v, ok := version(view, h.owner); ok && (p != h.process || v > h.version) {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// recordHandovers notes, for each VIP this node is handing over, the
+// owner's version at the start (or when the owner changed).
+func (a *Agent) recordHandovers(plan vip.Plan, view membership.View) {
+	for name := range a.handing {
+		if !a.leaving[name] {
+			delete(a.handing, name)
+		}
+	}
+	for name := range a.leaving {
+		as, ok := plan.Lookup(name)
+		if !ok || as.Owner == "" || as.Owner == a.cfg.NodeName {
+			continue
+		}
+		if h, ok := a.handing[name]; ok && h.owner == as.Owner {
+			continue
+		}
+		if p, v, ok := version(view, as.Owner); ok {
+			a.handing[name] = handing{owner: as.Owner, process: p, version: v}
+		}
+	}
+}
+
+// claimShared handles the VIPs this node owns and holds that another
+// member holds too (a contest after a partition or a stall, a hand-over
+// ending): it claims them again, at most once per defendInterval, so that
+// the other lets go on a claim it knows is current (vip.Local.Confirmed),
+// and it announces them, so that clients follow and the other sees it on
+// the wire. When the other has let go, this node has the last word: it
+// announces again, or clients that the other answered last would keep its
+// MAC until their neighbour entry fails (about 8 s on Linux).
+func (a *Agent) claimShared(plan vip.Plan, now time.Time) {
+	reclaim := false
+	for _, as := range plan.Assignments {
+		name := as.VIP
+		others := slices.ContainsFunc(as.Holders, func(h vip.Holder) bool { return h.Name != a.cfg.NodeName })
+		if !a.held[name] {
+			delete(a.shared, name)
+			delete(a.reclaimed, name)
+			continue
+		}
+		owned := as.Owner == a.cfg.NodeName && !a.leaving[name]
+		switch {
+		case others && owned:
+			a.shared[name] = true
+			if last, ok := a.reclaimed[name]; !ok || now.Sub(last) >= defendInterval {
+				a.reclaimed[name] = now
+				reclaim = true
+				a.log.Info("another member also holds a VIP this node owns: claiming it again", "vip", name, "holders", holderNames(as.Holders))
+				a.schedule(name, 1, "reclaimed", now)
+			}
+		case !others && a.shared[name]:
+			delete(a.shared, name)
+			delete(a.reclaimed, name)
+			if owned {
+				a.log.Info("the other holder let go: announcing once more", "vip", name)
+				a.schedule(name, 1, "last word", now)
+			}
+		}
+	}
+	if reclaim {
+		a.reclaim()
+	}
+}
+
+// reclaim publishes this node's metadata again: the same claims, a newer
+// version.
+func (a *Agent) reclaim() {
+	if a.lastMeta == nil {
+		return
+	}
+	if err := a.group.SetMeta(a.lastMeta); err != nil {
+		a.log.Error("publishing node metadata", "err", err)
+	}
+}
+
+func holderNames(hs []vip.Holder) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// releaseOnDownLinks releases at once every held VIP with an address on an
+// interface that is down: it serves nobody there (keepalived's FAULT
+// state), whatever the quorum says, and it is not announced.
+func (a *Agent) releaseOnDownLinks() {
+	if len(a.down) == 0 {
+		return
+	}
+	down := map[string]bool{}
+	for _, ifname := range a.down {
+		down[ifname] = true
+	}
+	for _, name := range a.heldNames() {
+		v, ok := findVIP(a.cfg, name)
+		if !ok {
+			continue
+		}
+		for _, ad := range v.Addresses {
+			if down[ad.Interface] {
+				a.release(name, "link-down", "interface "+ad.Interface+" is down: the VIP serves nobody here")
+				break
+			}
+		}
+	}
 }
 
 // logEvents tells the operator what the policy concluded differently from
@@ -108,6 +262,15 @@ func (a *Agent) logEvents(dec policy.Decision) {
 				"member", ev.Member, "ours", a.cfg.Fingerprint()[:16], "err", metaErr(dec, ev.Member))
 		case policy.NoEligible:
 			a.log.Warn("no eligible member: every member is unhealthy, draining or joining; current owners keep their VIPs")
+		case policy.Flapped:
+			a.log.Info("flap", "cause", ev.Cause, "penalty", int(dec.Damping.Penalty))
+		case policy.Damped:
+			a.log.Warn("damped: this node flaps; it takes no VIPs until it has been stable for a while",
+				"penalty", int(dec.Damping.Penalty), "until", dec.Damping.Until.Format(time.TimeOnly))
+		case policy.Undamped:
+			a.log.Info("no longer damped: eligible for VIPs again")
+		case policy.DampingIgnored:
+			a.log.Warn("every eligible member is damped: ignoring damping rather than leave VIPs dark")
 		}
 	}
 }
@@ -123,7 +286,7 @@ func metaErr(dec policy.Decision, member string) error {
 
 // publish spreads this node's metadata if it changed.
 func (a *Agent) publish(now time.Time) {
-	b, err := a.local().Meta(a.policy, now).MarshalBinary()
+	b, err := a.memory.Meta(a.policy, a.local(), now).MarshalBinary()
 	if err != nil {
 		a.log.Error("encoding node metadata", "err", err)
 		return
@@ -228,19 +391,19 @@ func (a *Agent) checkHealth() {
 			down = append(down, ifname)
 		}
 	}
-	checks := a.health == nil || a.health.Healthy()
-	healthy := len(down) == 0 && checks
+	failing := a.health != nil && !a.health.Healthy()
+	healthy := len(down) == 0 && !failing
 	if healthy != a.healthy {
 		switch {
 		case healthy:
 			a.log.Info("healthy again: VIP interfaces up and health checks passing")
 		case len(down) > 0:
-			a.log.Warn("unhealthy: VIP interface down; handing VIPs over", "interfaces", down)
+			a.log.Warn("unhealthy: VIP interface down; releasing its VIPs and handing the others over", "interfaces", down)
 		default:
 			a.log.Warn("unhealthy: health checks failing; handing VIPs over")
 		}
 	}
-	a.healthy = healthy
+	a.healthy, a.down, a.failing = healthy, down, failing
 }
 
 // restoreMissing puts back addresses of held VIPs that disappeared (removed

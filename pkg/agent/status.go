@@ -15,21 +15,33 @@ import (
 // Status is what the agent reports to the control socket and metrics: one
 // glance answers who owns what.
 type Status struct {
-	Node         string         `json:"node"`
-	State        string         `json:"state"`
-	Healthy      bool           `json:"healthy"`
-	Quorum       Quorum         `json:"quorum"`
-	Fingerprint  string         `json:"fingerprint"`
-	Timing       string         `json:"timing"`
-	Started      time.Time      `json:"started"`
-	GossipHealth int            `json:"gossip_health"`
-	Members      []MemberStatus `json:"members"`
-	VIPs         []VIPStatus    `json:"vips"`
+	Node         string    `json:"node"`
+	State        string    `json:"state"`
+	Healthy      bool      `json:"healthy"`
+	Quorum       Quorum    `json:"quorum"`
+	Fingerprint  string    `json:"fingerprint"`
+	Timing       string    `json:"timing"`
+	Started      time.Time `json:"started"`
+	GossipHealth int       `json:"gossip_health"`
+	// Damping is this node's flap damping.
+	Damping DampingStatus  `json:"damping"`
+	Members []MemberStatus `json:"members"`
+	VIPs    []VIPStatus    `json:"vips"`
 	// Checks are this node's health checks.
 	Checks   []health.CheckStatus `json:"checks,omitempty"`
 	Counters Counters             `json:"counters"`
 	// Notes are conditions an operator should know about, in words.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// DampingStatus is a node's flap damping (see pkg/policy/damping).
+type DampingStatus struct {
+	// Damped: the node takes no VIPs until Until.
+	Damped bool `json:"damped"`
+	// Penalty is the current penalty; Flaps the flaps since it was last 0.
+	Penalty int       `json:"penalty"`
+	Flaps   int       `json:"flaps"`
+	Until   time.Time `json:"until,omitzero"`
 }
 
 // Quorum is how many live, same-configured members this node sees and how
@@ -48,6 +60,7 @@ type MemberStatus struct {
 	Alive    bool   `json:"alive"`
 	State    string `json:"state"`
 	Healthy  bool   `json:"healthy"`
+	Damped   bool   `json:"damped,omitempty"`
 	Eligible bool   `json:"eligible"`
 	// Why is the reason a member is not eligible.
 	Why     string    `json:"why,omitempty"`
@@ -113,9 +126,17 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 		Timing:       a.cfg.Timing,
 		Started:      a.started,
 		GossipHealth: a.group.HealthScore(),
+		Damping: DampingStatus{Damped: dec.Damping.Damped, Penalty: int(dec.Damping.Penalty), Flaps: dec.Damping.Flaps,
+			Until: dec.Damping.Until},
 	}
 	if !dec.Quorum.OK() {
 		s.Notes = append(s.Notes, fmt.Sprintf("no quorum (%d of %d members): taking nothing, keeping what is held until another host announces it", dec.Quorum.Have, dec.Quorum.Need))
+	}
+	if dec.Recovering {
+		s.Notes = append(s.Notes, "recovering from a stall of this node: doing nothing until every member has been heard again")
+	}
+	if dec.Damping.Damped {
+		s.Notes = append(s.Notes, fmt.Sprintf("damped (flapping): taking no VIPs until %s", dec.Damping.Until.Format(time.TimeOnly)))
 	}
 	if dec.NoEligible {
 		s.Notes = append(s.Notes, "no eligible member (all unhealthy, draining or joining): current owners keep their VIPs rather than black-holing them")
@@ -127,11 +148,11 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 		m := v.Member
 		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since, Eligible: v.Eligible, Why: v.Why}
 		if m.Self {
-			m.Meta, m.MetaErr = a.local().Meta(a.policy, now), nil
+			m.Meta, m.MetaErr = a.memory.Meta(a.policy, a.local(), now), nil
 			ms.Since = a.started
 		}
 		if m.MetaErr == nil {
-			ms.State, ms.Healthy = m.Meta.State.String(), m.Meta.Healthy
+			ms.State, ms.Healthy, ms.Damped = m.Meta.State.String(), m.Meta.Healthy, m.Meta.Damped
 		}
 		if v.Compatible {
 			ms.Held, ms.Leaving = v.Claims.Holds, v.Claims.Leaving

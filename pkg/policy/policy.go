@@ -26,14 +26,25 @@
 //   - Settling: a node that has just matured, or just regained quorum, takes
 //     nothing for Config.Settle: it has only begun to hear the others, and
 //     a member not heard yet looks failed, its VIPs orphaned.
+//   - Recovering: a node that has just resumed from a stall (its view is
+//     the one from before; see membership.View.Recovering) does nothing at
+//     all until it has heard the group again.
+//   - Flap damping (package damping): a VIP interface going down, the
+//     health checks starting to fail and the loss of quorum are flaps of
+//     this node; a damped node publishes it, and no node gives a damped
+//     member VIPs, nor does prefer pull one back to it. Damping never
+//     darkens a VIP: when every otherwise eligible member is damped, it is
+//     ignored.
 package policy
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/pkg/policy/damping"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -61,6 +72,8 @@ type Config struct {
 	// Settle is how long a node that just matured or regained quorum takes
 	// nothing (see the package doc).
 	Settle time.Duration
+	// Damping are the flap damping parameters; the zero value never damps.
+	Damping damping.Config
 }
 
 // Local is this node's own state, which it knows better than the metadata
@@ -74,6 +87,10 @@ type Local struct {
 	Draining bool
 	// Healthy: health checks pass and every VIP interface is up.
 	Healthy bool
+	// InterfacesDown are the VIP interfaces that are down or missing, and
+	// ChecksFailing says the health checks fail: the flaps damping counts.
+	InterfacesDown []string
+	ChecksFailing  bool
 }
 
 // State is this node's life-cycle state at now.
@@ -110,6 +127,13 @@ type Memory struct {
 	claims        map[string]Claims
 	mismatchSince map[string]time.Time
 	lasting       map[string]bool
+	// damp is this node's flap damping; down and failing are the flaps'
+	// inputs as of the previous round.
+	damp    damping.State
+	damped  bool
+	down     map[string]bool
+	failing  bool
+	ignoring bool // every eligible member is damped
 }
 
 // Quorum is how many fresh, same-configured members this node sees and
@@ -151,12 +175,21 @@ const (
 	// NoEligible: no member at all is eligible; current owners keep their
 	// VIPs rather than black-holing them.
 	NoEligible
+	// Flapped: this node flapped (Cause says how); Damped: it is damped
+	// now; Undamped: it is eligible again.
+	Flapped
+	Damped
+	Undamped
+	// DampingIgnored: every otherwise eligible member is damped, so none
+	// is: damping must not leave a VIP dark.
+	DampingIgnored
 )
 
 // Event is a change of the policy's conclusions, for the log.
 type Event struct {
 	Kind   EventKind
 	Member string // MismatchStarted, MismatchLasting
+	Cause  string // Flapped
 }
 
 // Decision is the policy's answer for one round.
@@ -171,6 +204,11 @@ type Decision struct {
 	Settling bool
 	// NoEligible: quorum, but no member is eligible.
 	NoEligible bool
+	// Recovering: this node has just resumed from a stall and has not
+	// heard the group since; it must do nothing this round.
+	Recovering bool
+	// Damping is this node's own flap damping.
+	Damping DampingState
 	// Members has one verdict per member of the view, in view order.
 	Members []Verdict
 	// Events are the changes since the previous round.
@@ -183,20 +221,31 @@ type Decision struct {
 	Memory Memory
 }
 
+// DampingState is this node's flap damping as of a round.
+type DampingState struct {
+	Damped  bool
+	Penalty float64
+	// Until is when a damped node is eligible again.
+	Until time.Time
+	// Flaps counts the flaps since the node last had no penalty.
+	Flaps int
+}
+
 // Decide is one round of the policy. It does not modify mem.
 func Decide(c Config, view membership.View, local Local, mem Memory, now time.Time) Decision {
 	next := mem.clone()
-	d := Decision{State: local.State(c, now)}
+	d := Decision{State: local.State(c, now), Recovering: view.Recovering}
 	if !next.started {
 		next.started = true
 		next.settleUntil = local.Started.Add(c.Mature + c.Settle)
 	}
+	next.flaps(c, local, now, &d.Events)
 	d.Input = vip.Input{MaxMoves: c.MaxMoves, VIPs: c.VIPs}
 	d.Quorum.Need = c.QuorumNeed
 	alive := map[string]bool{}
 	for _, m := range view.Members {
 		if m.Self {
-			m.Meta, m.MetaErr = local.meta(c, d.State), nil
+			m.Meta, m.MetaErr = next.Meta(c, local, now), nil
 		} else if m.Alive {
 			next.observe(c, m, now, &d.Events)
 			alive[m.Name] = true
@@ -219,16 +268,21 @@ func Decide(c Config, view membership.View, local Local, mem Memory, now time.Ti
 	}
 	next.forget(alive)
 	d.Input.Quorum = d.Quorum.OK()
+	next.undamp(&d)
 
-	if d.Quorum.OK() != next.hadQuorum {
+	if d.Quorum.OK() != next.hadQuorum && !d.Recovering {
 		if d.Quorum.OK() {
 			d.Events = append(d.Events, Event{Kind: QuorumReached})
 			next.settleUntil = later(next.settleUntil, now.Add(c.Settle))
 		} else {
 			d.Events = append(d.Events, Event{Kind: QuorumLost})
+			// Losing touch with the group is a flap of this node; it
+			// counts from the next round on (this one's input is done).
+			next.flap(c, "lost quorum", now, &d.Events)
 		}
 		next.hadQuorum = d.Quorum.OK()
 	}
+	d.Damping = next.dampingState(c, now)
 	d.Settling = now.Before(next.settleUntil)
 
 	d.NoEligible = d.Quorum.OK() && d.State != membership.Joining && len(c.VIPs) > 0 &&
@@ -241,6 +295,98 @@ func Decide(c Config, view membership.View, local Local, mem Memory, now time.Ti
 	d.Next = next.deadline(c, local, now)
 	d.Memory = next
 	return d
+}
+
+// flaps notes this round's flaps of this node: a VIP interface that went
+// down, health checks that began to fail.
+func (m *Memory) flaps(c Config, l Local, now time.Time, events *[]Event) {
+	down := map[string]bool{}
+	for _, ifname := range l.InterfacesDown {
+		down[ifname] = true
+		if !m.down[ifname] && m.started {
+			m.flap(c, "interface "+ifname+" down", now, events)
+		}
+	}
+	m.down = down
+	if l.ChecksFailing && !m.failing {
+		m.flap(c, "health checks failing", now, events)
+	}
+	m.failing = l.ChecksFailing
+	if m.damped && !m.damp.Damped(c.Damping, now) {
+		m.damped = false
+		*events = append(*events, Event{Kind: Undamped})
+	}
+}
+
+func (m *Memory) flap(c Config, cause string, now time.Time, events *[]Event) {
+	if !c.Damping.Enabled() {
+		return
+	}
+	m.damp = m.damp.Flap(c.Damping, now)
+	*events = append(*events, Event{Kind: Flapped, Cause: cause})
+	if !m.damped && m.damp.Damped(c.Damping, now) {
+		m.damped = true
+		*events = append(*events, Event{Kind: Damped})
+	}
+}
+
+func (m *Memory) dampingState(c Config, now time.Time) DampingState {
+	return DampingState{
+		Damped:  m.damped,
+		Penalty: m.damp.Penalty(c.Damping, now),
+		Until:   m.damp.Until(c.Damping, now),
+		Flaps:   m.damp.Flaps(),
+	}
+}
+
+// Meta is the metadata this node publishes at now, given its memory.
+func (m Memory) Meta(c Config, l Local, now time.Time) membership.Meta {
+	meta := l.meta(c, l.State(c, now))
+	if m.damped {
+		meta.Damped = true
+		meta.Penalty = uint16(math.Min(m.damp.Penalty(c.Damping, now), math.MaxUint16))
+		if u := m.damp.Until(c.Damping, now); !u.IsZero() {
+			meta.DampedFor = uint16(math.Min(math.Ceil(u.Sub(now).Seconds()), math.MaxUint16))
+		}
+	}
+	return meta
+}
+
+// undamp makes damped members ineligible, unless every member that is
+// otherwise eligible is damped: then damping is ignored, since it must
+// never leave a VIP dark.
+func (m *Memory) undamp(d *Decision) {
+	undamped, damped := false, false
+	for _, v := range d.Members {
+		if v.Eligible && v.Member.Alive {
+			if v.Member.Meta.Damped {
+				damped = true
+			} else {
+				undamped = true
+			}
+		}
+	}
+	ignoring := damped && !undamped
+	if ignoring && !m.ignoring {
+		d.Events = append(d.Events, Event{Kind: DampingIgnored})
+	}
+	m.ignoring = ignoring
+	if !undamped {
+		return
+	}
+	ineligible := map[string]bool{}
+	for i := range d.Members {
+		v := &d.Members[i]
+		if v.Eligible && v.Member.Meta.Damped {
+			v.Eligible, v.Why = false, "damped (flapping)"
+			ineligible[v.Member.Name] = true
+		}
+	}
+	for i := range d.Input.Members {
+		if ineligible[d.Input.Members[i].Name] {
+			d.Input.Members[i].Eligible = false
+		}
+	}
 }
 
 func (m Memory) clone() Memory {
@@ -322,6 +468,7 @@ func (m *Memory) deadline(c Config, local Local, now time.Time) time.Time {
 	}
 	consider(local.Started.Add(c.Mature))
 	consider(m.settleUntil)
+	consider(m.damp.Until(c.Damping, now))
 	for _, since := range m.mismatchSince {
 		consider(since.Add(ReconfigGrace))
 	}
@@ -381,9 +528,6 @@ func (l Local) meta(c Config, s membership.State) membership.Meta {
 	}
 	return m
 }
-
-// Meta is the metadata this node publishes at now.
-func (l Local) Meta(c Config, now time.Time) membership.Meta { return l.meta(c, l.State(c, now)) }
 
 func sortedKeys(m map[string]bool) []string {
 	return slices.Sorted(maps.Keys(m))

@@ -2,12 +2,14 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/pkg/policy/damping"
 	"github.com/wackamole/wackamole/vip"
 )
 
@@ -99,13 +101,14 @@ func run(t *testing.T, c Config, steps []step) {
 		if !d.Next.IsZero() {
 			next = d.Next.Sub(t0).Seconds()
 		}
-		if next != s.next {
+		if math.Abs(next-s.next) > 0.01 {
 			t.Errorf("%s: next %gs, want %gs", where, next, s.next)
 		}
 	}
 }
 
-var eventNames = map[EventKind]string{QuorumReached: "quorum-reached", QuorumLost: "quorum-lost", MismatchStarted: "mismatch", MismatchLasting: "mismatch-lasting", NoEligible: "no-eligible"}
+var eventNames = map[EventKind]string{QuorumReached: "quorum-reached", QuorumLost: "quorum-lost", MismatchStarted: "mismatch", MismatchLasting: "mismatch-lasting", NoEligible: "no-eligible",
+	Flapped: "flapped", Damped: "damped", Undamped: "undamped", DampingIgnored: "damping-ignored"}
 
 func eventString(evs []Event) string {
 	var out []string
@@ -113,6 +116,9 @@ func eventString(evs []Event) string {
 		s := eventNames[e.Kind]
 		if e.Member != "" {
 			s += ":" + e.Member
+		}
+		if e.Cause != "" {
+			s += ":" + strings.ReplaceAll(e.Cause, " ", "-")
 		}
 		out = append(out, s)
 	}
@@ -292,7 +298,7 @@ func TestPublishedMeta(t *testing.T) {
 	c := testConfig()
 	l := local()
 	l.Held["a"], l.Held["c"], l.Leaving["c"] = true, true, true
-	m := l.Meta(c, t0.Add(2*time.Second))
+	m := Memory{}.Meta(c, l, t0.Add(2*time.Second))
 	var held, leaving []int
 	for i := range c.VIPs {
 		if m.Held.Has(i) {
@@ -304,5 +310,113 @@ func TestPublishedMeta(t *testing.T) {
 	}
 	if m.State != membership.Mature || !m.Healthy || m.Fingerprint != 7 || !slices.Equal(held, []int{0, 2}) || !slices.Equal(leaving, []int{2}) {
 		t.Fatalf("meta %+v held %v leaving %v", m, held, leaving)
+	}
+}
+
+func dampedMember(name string, held ...int) membership.Member {
+	m := member(name, 7, held...)
+	m.Meta.Damped = true
+	return m
+}
+
+func TestFlapsDampThisNode(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	c.Damping = damping.Default()
+	v := view(member("n2", 7), member("n3", 7))
+	eth1Down := func(l *Local) { l.InterfacesDown = []string{"eth1"}; l.Healthy = false }
+	failing := func(l *Local) { l.ChecksFailing = true; l.Healthy = false }
+	run(t, c, []step{
+		{at: 0, view: v, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", members: "n1:ok n2:ok n3:ok", next: 0.3},
+		// The link goes down: a flap, damped for 10 s.
+		{at: 1, view: v, local: eth1Down, quorum: "3/2", state: membership.Mature, events: "flapped:interface-eth1-down damped", members: "n1:unhealthy n2:ok n3:ok", next: 11},
+		// Back up: healthy, but damped: no VIP comes back to it yet.
+		{at: 2, view: v, quorum: "3/2", state: membership.Mature, members: "n1:damped-(flapping) n2:ok n3:ok", next: 11},
+		{at: 11, view: v, quorum: "3/2", state: membership.Mature, events: "undamped", members: "n1:ok n2:ok n3:ok"},
+		// Failing checks are a flap too; staying down or failing is not
+		// another one. What is left of the first penalty adds up:
+		// 1000/2^1.1 + 1000 decays to 500 in 15.5 s.
+		{at: 12, view: v, local: failing, quorum: "3/2", state: membership.Mature, events: "flapped:health-checks-failing damped", next: 27.52},
+		{at: 13, view: v, local: failing, quorum: "3/2", state: membership.Mature, next: 27.52},
+		// Losing quorum is a flap. Alone, this node is the only member:
+		// damping is ignored rather than leave a VIP dark.
+		{at: 23, view: view(), quorum: "1/2", state: membership.Mature, events: "damping-ignored quorum-lost flapped:lost-quorum", next: 40.52},
+	})
+}
+
+func TestDampingIsOffWhenDisabled(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	v := view(member("n2", 7), member("n3", 7))
+	run(t, c, []step{
+		{at: 0, view: v, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", next: 0.3},
+		{at: 1, view: v, local: func(l *Local) { l.InterfacesDown = []string{"eth0"} }, quorum: "3/2", state: membership.Mature},
+		{at: 2, view: v, quorum: "3/2", state: membership.Mature, members: "n1:ok n2:ok n3:ok"},
+	})
+}
+
+// Other members' damping is what they publish. A damped member gets no
+// VIPs, unless every eligible member is damped: damping must never leave a
+// VIP dark.
+func TestDampedMembers(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	c.Damping = damping.Default()
+	unhealthy := func(l *Local) { l.Healthy = false }
+	run(t, c, []step{
+		{at: 0, view: view(dampedMember("n2"), member("n3", 7)), quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", members: "n1:ok n2:damped-(flapping) n3:ok", next: 0.3},
+		{at: 1, view: view(dampedMember("n2", 1), dampedMember("n3")), local: unhealthy, quorum: "3/2", state: membership.Mature, events: "damping-ignored", members: "n1:unhealthy n2:ok n3:ok", holds: "n1: n2:b n3:"},
+		{at: 2, view: view(dampedMember("n2", 1), dampedMember("n3")), local: unhealthy, quorum: "3/2", state: membership.Mature, members: "n1:unhealthy n2:ok n3:ok"},
+		{at: 3, view: view(dampedMember("n2", 1), dampedMember("n3")), quorum: "3/2", state: membership.Mature, members: "n1:ok n2:damped-(flapping) n3:damped-(flapping)"},
+	})
+	d := Decide(c, view(dampedMember("n2"), member("n3", 7)), local(), Memory{}, t0)
+	for _, m := range d.Input.Members {
+		if m.Name == "n2" && m.Eligible {
+			t.Fatal("a damped member is eligible for the allocator")
+		}
+	}
+}
+
+func TestDampedNodePublishesIt(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	c.Damping = damping.Default()
+	v := view(member("n2", 7), member("n3", 7))
+	var mem Memory
+	l := local()
+	mem = Decide(c, v, l, mem, t0).Memory
+	l.InterfacesDown = []string{"eth0"}
+	mem = Decide(c, v, l, mem, t0.Add(time.Second)).Memory
+	l.InterfacesDown = nil
+	m := mem.Meta(c, l, t0.Add(2*time.Second))
+	if !m.Damped || m.Penalty != 933 || m.DampedFor != 9 {
+		t.Fatalf("published damped %v penalty %d for %d s, want true 933 9", m.Damped, m.Penalty, m.DampedFor)
+	}
+	if m := mem.Meta(c, l, t0.Add(12*time.Second)); m.Damped {
+		// Meta reads the memory as of the last round: the next round
+		// ends the damping (and says so).
+		d := Decide(c, v, l, mem, t0.Add(12*time.Second))
+		if d.Memory.Meta(c, l, t0.Add(12*time.Second)).Damped {
+			t.Fatal("still published damped after the damping ended")
+		}
+	}
+}
+
+// A node back from a stall decides nothing, and its quorum changes are
+// not flaps (the view is the one from before).
+func TestRecovering(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	c.Damping = damping.Default()
+	v := view(member("n2", 7), member("n3", 7))
+	stale := view()
+	stale.Recovering = true
+	mem := Decide(c, v, local(), Memory{}, t0).Memory
+	d := Decide(c, stale, local(), mem, t0.Add(time.Second))
+	if !d.Recovering {
+		t.Fatal("not recovering")
+	}
+	if len(d.Events) != 0 {
+		t.Fatalf("events while recovering: %s", eventString(d.Events))
 	}
 }
