@@ -1,0 +1,268 @@
+//go:build linux
+
+package heartbeat
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Batch I/O with recvmmsg(2) and sendmmsg(2), on buffers allocated once.
+//
+// golang.org/x/net/ipv4's ReadBatch and WriteBatch make the same system
+// calls, but ReadBatch allocates a *net.UDPAddr and its IP for every
+// message it receives, and WriteBatch takes its scratch space from a
+// sync.Pool, which the race detector empties at random: neither can show
+// zero allocations per packet. The kernel structures are simple enough to
+// fill in here.
+
+// mmsghdr is struct mmsghdr: a msghdr and the length the kernel reports.
+// Go pads it to the alignment of msghdr, as C does.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// sockaddr holds a struct sockaddr_in or sockaddr_in6.
+type sockaddr = unix.RawSockaddrInet6
+
+func sockaddrBytes(sa *sockaddr) *[unix.SizeofSockaddrInet6]byte {
+	return (*[unix.SizeofSockaddrInet6]byte)(unsafe.Pointer(sa))
+}
+
+// recvBatch receives up to len(bufs) datagrams per system call. Only the
+// receive goroutine uses it.
+type recvBatch struct {
+	raw   syscall.RawConn
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []sockaddr
+	bufs  [][]byte
+	used  int // headers the last call filled in
+
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool // r.recv, bound once: a method value allocates
+
+	zoneIndex uint32 // cache of the last IPv6 zone seen
+	zoneName  string
+}
+
+func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) *recvBatch {
+	r := &recvBatch{
+		raw:   raw,
+		hdrs:  make([]mmsghdr, size),
+		iovs:  make([]unix.Iovec, size),
+		names: make([]sockaddr, size),
+		bufs:  make([][]byte, size),
+	}
+	for i := range r.hdrs {
+		r.bufs[i] = make([]byte, bufLen)
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(bufLen)
+		r.hdrs[i].hdr.Iov = &r.iovs[i]
+		r.hdrs[i].hdr.SetIovlen(1)
+		r.hdrs[i].hdr.Name = &sockaddrBytes(&r.names[i])[0]
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+	}
+	r.used = size
+	r.fn = r.recv
+	return r
+}
+
+// read waits for datagrams and returns how many it received.
+func (r *recvBatch) read() (int, error) {
+	for i := range r.hdrs[:r.used] {
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].hdr.Flags = 0
+		r.hdrs[i].n = 0
+	}
+	r.n, r.errno = 0, 0
+	if err := r.raw.Read(r.fn); err != nil {
+		return 0, err
+	}
+	if r.errno != 0 {
+		r.used = len(r.hdrs)
+		return 0, r.errno
+	}
+	r.used = r.n
+	return r.n, nil
+}
+
+func (r *recvBatch) recv(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait in the poller until readable
+		}
+		r.n, r.errno = int(n), errno
+		return true
+	}
+}
+
+// packet returns datagram i of the last read: its bytes, its source, and
+// whether it was longer than the buffer.
+func (r *recvBatch) packet(i int) (p []byte, from netip.AddrPort, truncated bool) {
+	h := &r.hdrs[i]
+	p = r.bufs[i][:h.n]
+	truncated = h.hdr.Flags&unix.MSG_TRUNC != 0
+	sa := sockaddrBytes(&r.names[i])
+	port := binary.BigEndian.Uint16(sa[2:4])
+	switch binary.NativeEndian.Uint16(sa[0:2]) {
+	case unix.AF_INET:
+		from = netip.AddrPortFrom(netip.AddrFrom4([4]byte(sa[4:8])), port)
+	case unix.AF_INET6:
+		a := netip.AddrFrom16([16]byte(sa[8:24]))
+		if z := binary.NativeEndian.Uint32(sa[24:28]); z != 0 {
+			if z != r.zoneIndex {
+				r.zoneIndex, r.zoneName = z, strconv.FormatUint(uint64(z), 10)
+			}
+			a = a.WithZone(r.zoneName)
+		}
+		from = netip.AddrPortFrom(a, port)
+	}
+	return p, from, truncated
+}
+
+// sendBatch sends one packet to many peers per system call. Its user
+// serialises calls.
+type sendBatch struct {
+	raw   syscall.RawConn
+	v6    bool
+	hdrs  []mmsghdr
+	iov   unix.Iovec
+	names []sockaddr
+	peers []int // index in the caller's list of each header's peer
+
+	off, cnt int
+	n        int
+	errno    syscall.Errno
+	fn       func(fd uintptr) bool
+}
+
+func newSendBatch(_ *net.UDPConn, raw syscall.RawConn, v6 bool) *sendBatch {
+	s := &sendBatch{raw: raw, v6: v6}
+	s.fn = s.sendmmsg
+	return s
+}
+
+// errPeerAddr reports a peer address the socket cannot send to.
+var errPeerAddr = errors.New("address not of the socket's family, or port 0")
+
+// send sends p to every address in to and returns how many datagrams the
+// kernel took. failed counts the others; err is the first failure and
+// first the index of its peer.
+func (s *sendBatch) send(p []byte, to []netip.AddrPort) (sent, failed, first int, err error) {
+	if len(to) > len(s.hdrs) {
+		// Grows with the group, not per packet.
+		s.hdrs = make([]mmsghdr, len(to))
+		s.names = make([]sockaddr, len(to))
+		s.peers = make([]int, len(to))
+	}
+	s.iov.Base = &p[0]
+	s.iov.SetLen(len(p))
+	k := 0
+	for i, ap := range to {
+		n := s.sockaddr(&s.names[k], ap)
+		if n == 0 {
+			if failed == 0 {
+				first, err = i, errPeerAddr
+			}
+			failed++
+			continue
+		}
+		h := &s.hdrs[k].hdr
+		h.Name = &sockaddrBytes(&s.names[k])[0]
+		h.Namelen = uint32(n)
+		h.Iov = &s.iov
+		h.SetIovlen(1)
+		s.peers[k] = i
+		k++
+	}
+	for s.off, s.cnt = 0, k; s.off < k; {
+		if e := s.raw.Write(s.fn); e != nil {
+			// The socket is closed: nothing more leaves.
+			if failed == 0 {
+				first, err = s.peers[s.off], e
+			}
+			return sent, failed + k - s.off, first, err
+		}
+		if s.errno != 0 {
+			// sendmmsg reports an error only for the first datagram
+			// of a call: skip that one and go on with the rest.
+			if failed == 0 {
+				first, err = s.peers[s.off], s.errno
+			}
+			failed++
+			s.off++
+			continue
+		}
+		sent += s.n
+		s.off += s.n
+	}
+	return sent, failed, first, err
+}
+
+func (s *sendBatch) sendmmsg(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.off])), uintptr(s.cnt-s.off), 0, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait in the poller until writable
+		}
+		s.n, s.errno = int(n), errno
+		if errno == 0 && s.n <= 0 {
+			s.n, s.errno = 0, unix.EIO // the kernel took nothing without saying why
+		}
+		return true
+	}
+}
+
+// sockaddr writes ap as a struct sockaddr for the socket's family and
+// returns its length, or 0 if the socket cannot send there.
+func (s *sendBatch) sockaddr(sa *sockaddr, ap netip.AddrPort) int {
+	b := sockaddrBytes(sa)
+	a := ap.Addr()
+	if ap.Port() == 0 {
+		return 0
+	}
+	binary.BigEndian.PutUint16(b[2:4], ap.Port())
+	if !s.v6 {
+		a = a.Unmap()
+		if !a.Is4() {
+			return 0
+		}
+		binary.NativeEndian.PutUint16(b[0:2], unix.AF_INET)
+		*(*[4]byte)(b[4:8]) = a.As4()
+		clear(b[8:16])
+		return unix.SizeofSockaddrInet4
+	}
+	if !a.Is6() || a.Is4In6() {
+		return 0
+	}
+	binary.NativeEndian.PutUint16(b[0:2], unix.AF_INET6)
+	clear(b[4:8]) // flow info
+	*(*[16]byte)(b[8:24]) = a.As16()
+	var scope uint32
+	if z := a.Zone(); z != "" {
+		id, err := zoneIndex(z)
+		if err != nil {
+			return 0
+		}
+		scope = id
+	}
+	binary.NativeEndian.PutUint32(b[24:28], scope)
+	return unix.SizeofSockaddrInet6
+}

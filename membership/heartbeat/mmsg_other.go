@@ -1,0 +1,75 @@
+//go:build !linux
+
+package heartbeat
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// Without recvmmsg and sendmmsg, one datagram per system call through the
+// standard library, which does not allocate on these calls either.
+
+type recvBatch struct {
+	conn  *net.UDPConn
+	buf   []byte
+	n     int
+	from  netip.AddrPort
+	trunc bool
+}
+
+func newRecvBatch(conn *net.UDPConn, _ syscall.RawConn, _, bufLen int) *recvBatch {
+	// One byte more than the largest packet: a datagram that fills it
+	// was longer.
+	return &recvBatch{conn: conn, buf: make([]byte, bufLen+1)}
+}
+
+func (r *recvBatch) read() (int, error) {
+	n, from, err := r.conn.ReadFromUDPAddrPort(r.buf)
+	if err != nil {
+		return 0, err
+	}
+	r.n, r.from, r.trunc = n, from, n == len(r.buf)
+	return 1, nil
+}
+
+func (r *recvBatch) packet(int) ([]byte, netip.AddrPort, bool) {
+	return r.buf[:r.n], r.from, r.trunc
+}
+
+type sendBatch struct {
+	conn *net.UDPConn
+	v6   bool
+}
+
+func newSendBatch(conn *net.UDPConn, _ syscall.RawConn, v6 bool) *sendBatch {
+	return &sendBatch{conn: conn, v6: v6}
+}
+
+var errPeerAddr = errors.New("address not of the socket's family, or port 0")
+
+func (s *sendBatch) send(p []byte, to []netip.AddrPort) (sent, failed, first int, err error) {
+	for i, ap := range to {
+		a := ap.Addr()
+		if !s.v6 {
+			a = a.Unmap()
+		}
+		var e error
+		if ap.Port() == 0 || (s.v6 != (a.Is6() && !a.Is4In6())) {
+			e = errPeerAddr
+		} else {
+			_, e = s.conn.WriteToUDPAddrPort(p, netip.AddrPortFrom(a, ap.Port()))
+		}
+		if e != nil {
+			if failed == 0 {
+				first, err = i, e
+			}
+			failed++
+			continue
+		}
+		sent++
+	}
+	return sent, failed, first, err
+}

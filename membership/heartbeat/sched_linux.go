@@ -1,0 +1,68 @@
+//go:build linux
+
+package heartbeat
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// setThreadSched applies s to the calling thread with sched_setattr(2).
+func setThreadSched(s Sched) error {
+	policy := uint32(unix.SCHED_FIFO)
+	if s.Policy == PolicyRR {
+		policy = unix.SCHED_RR
+	}
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Priority: uint32(s.Priority)}
+	err := unix.SchedSetAttr(0, &attr, 0)
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("heartbeat: set %s priority %d on thread %d: %w (realtime scheduling needs CAP_SYS_NICE or RLIMIT_RTPRIO >= %d, and a cgroup and systemd unit that allow it: RestrictRealtime=no)",
+			s.Policy, s.Priority, unix.Gettid(), err, s.Priority)
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat: set %s priority %d on thread %d: %w", s.Policy, s.Priority, unix.Gettid(), err)
+	}
+	return nil
+}
+
+// threadSched returns the calling thread's policy and priority.
+func threadSched() (Sched, error) {
+	attr, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		return Sched{}, fmt.Errorf("heartbeat: sched_getattr: %w", err)
+	}
+	switch attr.Policy {
+	case unix.SCHED_FIFO:
+		return Sched{Policy: PolicyFIFO, Priority: int(attr.Priority)}, nil
+	case unix.SCHED_RR:
+		return Sched{Policy: PolicyRR, Priority: int(attr.Priority)}, nil
+	}
+	return Sched{}, nil
+}
+
+// LockMemory locks every page of the process in memory, now and in future
+// (mlockall(2) with MCL_CURRENT and MCL_FUTURE), so that the heartbeat
+// never waits for a page to come back from swap or a dropped file page
+// (the program's own text) to be read again: what keepalived's
+// vrrp_no_swap does. It costs resident memory: the whole process stays in
+// RAM, and the Go heap's future growth too.
+//
+// It needs CAP_IPC_LOCK, or an RLIMIT_MEMLOCK above the process's size.
+// Safe to call from any goroutine, once per process.
+func LockMemory() error {
+	err := unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EPERM):
+		return fmt.Errorf("heartbeat: lock memory: %w (mlockall needs CAP_IPC_LOCK)", err)
+	case errors.Is(err, unix.ENOMEM):
+		var lim unix.Rlimit
+		_ = unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
+		return fmt.Errorf("heartbeat: lock memory: %w (RLIMIT_MEMLOCK is %d bytes, below the process's size; raise it, e.g. LimitMEMLOCK=infinity, or grant CAP_IPC_LOCK)", err, lim.Cur)
+	default:
+		return fmt.Errorf("heartbeat: lock memory: %w", err)
+	}
+}

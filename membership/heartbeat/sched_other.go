@@ -1,0 +1,17 @@
+//go:build !linux
+
+package heartbeat
+
+import (
+	"errors"
+	"runtime"
+)
+
+var errNotLinux = errors.New("heartbeat: realtime scheduling and memory locking are implemented on Linux only (" + runtime.GOOS + ")")
+
+func setThreadSched(Sched) error { return errNotLinux }
+
+func threadSched() (Sched, error) { return Sched{}, errNotLinux }
+
+// LockMemory is implemented on Linux only.
+func LockMemory() error { return errNotLinux }
