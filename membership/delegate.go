@@ -1,8 +1,5 @@
 package membership
 
-import (
-	"slices"
-)
 
 // delegate is the group as memberlist's Delegate.
 type delegate Group
@@ -11,13 +8,14 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	g := (*Group)(d)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.meta) > limit {
+	b := encodeEnvelope(g.version, g.hbPort, g.meta)
+	if len(b) > limit {
 		return nil // SetMeta refuses this; never make memberlist panic
 	}
-	return slices.Clone(g.meta)
+	return b
 }
 
-// NotifyMsg receives heartbeats and neighbour shares. It runs on
+// NotifyMsg receives neighbour shares. It runs on
 // memberlist's packet path: it must not block, and must not trust the bytes
 // (a member with the key, or anyone when gossip is not encrypted, could send
 // anything).
@@ -27,10 +25,6 @@ func (d *delegate) NotifyMsg(b []byte) {
 		return
 	}
 	switch b[0] {
-	case msgHeartbeat:
-		if name, v, meta, err := decodeHeartbeat(b); err == nil {
-			g.heard(name, v, meta)
-		}
 	case msgNeighbors:
 		if name, s, _, err := decodeShare(b); err == nil {
 			g.mergeShare(name, s)

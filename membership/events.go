@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/wackamole/wackamole/membership/heartbeat"
 )
 
 // events is the group as memberlist's EventDelegate. memberlist calls it
@@ -18,14 +19,14 @@ func (e *events) NotifyJoin(n *memberlist.Node) {
 		return
 	}
 	g.mu.Lock()
-	p := &peer{addr: nodeAddr(n), meta: slices.Clone(n.Meta), since: time.Now()}
-	if old, ok := g.members[n.Name]; ok {
-		p.since, p.lastHeard, p.alive, p.fresh = old.since, old.lastHeard, old.alive, old.fresh
-		if old.version != (metaVersion{}) {
-			p.meta, p.version = old.meta, old.version // heartbeats know better
-		}
+	p, ok := g.members[n.Name]
+	if !ok {
+		p = &peer{since: time.Now(), id: heartbeat.ID(n.Name)}
+		g.members[n.Name] = p
+		g.ids[p.id] = n.Name
 	}
-	g.members[n.Name] = p
+	p.gone = false
+	g.updateLocked(p, n)
 	delete(g.lost, n.Name)
 	g.mu.Unlock()
 	g.log.Info("member joined", "member", n.Name, "addr", nodeAddr(n))
@@ -39,10 +40,10 @@ func (e *events) NotifyLeave(n *memberlist.Node) {
 	}
 	g.mu.Lock()
 	kept := false
-	if p, ok := g.members[n.Name]; ok && !p.lastHeard.IsZero() && time.Since(p.lastHeard) < g.cfg.Timing.FailureTimeout {
+	if p, ok := g.members[n.Name]; ok && !p.heardAny.IsZero() && time.Since(p.heardAny) < g.cfg.Timing.FailureTimeout {
 		p.gone, kept = true, true
 	} else {
-		delete(g.members, n.Name)
+		g.dropLocked(n.Name)
 	}
 	if kept || n.State == memberlist.StateDead {
 		g.lost[n.Name] = lostPeer{addr: nodeAddr(n), at: time.Now()}
@@ -67,13 +68,25 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 	}
 	g.mu.Lock()
 	if p, ok := g.members[n.Name]; ok {
-		if p.version == (metaVersion{}) {
-			p.meta = slices.Clone(n.Meta) // heartbeats know better once they came
-		}
-		p.addr = nodeAddr(n)
+		g.updateLocked(p, n)
 	}
 	g.mu.Unlock()
 	signal(g.changed)
+}
+
+// updateLocked takes what memberlist says of a member: its address, its
+// heartbeat port and, when newer than what this node has, its metadata
+// (see envelope.go).
+func (g *Group) updateLocked(p *peer, n *memberlist.Node) {
+	p.addr = nodeAddr(n)
+	v, port, meta, err := decodeEnvelope(n.Meta)
+	if err != nil {
+		return
+	}
+	p.hbAddr = netip.AddrPortFrom(p.addr.Addr(), port)
+	if v.newer(p.version) {
+		p.meta, p.version = slices.Clone(meta), v
+	}
 }
 
 func nodeAddr(n *memberlist.Node) netip.AddrPort {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/wackamole/wackamole/membership/heartbeat"
 )
 
 // Config configures a Group.
@@ -37,6 +38,15 @@ type Config struct {
 	Label string
 	// Timing is the failure-detection profile.
 	Timing Timing
+	// HeartbeatBind is the address of the heartbeat socket (UDP; see
+	// package heartbeat). When zero it is Bind's address with Bind's port
+	// plus one. Its port may be 0 (any free port): members learn each
+	// other's heartbeat port from the gossiped metadata.
+	HeartbeatBind netip.AddrPort
+	// Sched is how the threads that send and receive heartbeats are
+	// scheduled (realtime, for a busy host); the zero value changes
+	// nothing. Start fails if it cannot be applied.
+	Sched heartbeat.Sched
 	// Logger receives the group's logs and memberlist's, below Info for
 	// memberlist's debug chatter.
 	Logger *slog.Logger
@@ -53,10 +63,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// msgHeartbeat starts a heartbeat (see heartbeat.go).
-const msgHeartbeat = 'H'
-
-// maxNameLen bounds member names so a heartbeat always fits one packet.
+// maxNameLen bounds member names (memberlist's messages carry them).
 const maxNameLen = 255
 
 // Group is this node's membership in the wackamole group.
@@ -89,6 +96,16 @@ type Group struct {
 
 	broadcasts *memberlist.TransmitLimitedQueue
 	keyring    *memberlist.Keyring // nil: clear text
+
+	// The heartbeat transport; ids maps heartbeat sender IDs to member
+	// names; hbPort is the port members send heartbeats to. outgoing and
+	// to are the beat being sent and its destinations, reused (under mu).
+	tr       *heartbeat.Transport
+	ids      map[uint64]string
+	hbPort   uint16
+	outgoing heartbeat.Beat
+	to       []netip.AddrPort
+	lateBuf  []late
 }
 
 // peer is what the group knows of one other member.
@@ -96,10 +113,23 @@ type peer struct {
 	addr      netip.AddrPort
 	meta      []byte
 	since     time.Time   // joined the roster (this process's clock)
-	lastHeard time.Time   // last heartbeat
-	version   metaVersion // of meta, when it came with a heartbeat
+	lastHeard time.Time   // last heartbeat this node heard from it
+	version   metaVersion // of meta (zero: from memberlist without envelope)
 	alive     bool        // as last signalled on changed
 	fresh     bool        // as last signalled on changed
+	// id is its heartbeat sender ID; hbAddr where its heartbeats go.
+	id     uint64
+	hbAddr netip.AddrPort
+	// heardAny is the latest moment anyone heard it directly: this node
+	// (lastHeard) or a member whose heartbeat reported it (see
+	// hearing.go). Liveness is judged by it.
+	heardAny time.Time
+	// process is the process its heartbeats come from (0 before the
+	// first); asked is when its metadata was last requested.
+	process uint64
+	asked   time.Time
+	// suspectedAt is when a member last reported not hearing it.
+	suspectedAt time.Time
 	// gone: memberlist dropped the member, but its heartbeats were still
 	// arriving. memberlist can declare a live member dead (a suspicion
 	// that could not be refuted while the link was down runs out after the
@@ -127,9 +157,19 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	if cfg.Label == "" {
 		cfg.Label = "wackamole"
 	}
+	if err := cfg.Sched.Validate(); err != nil {
+		return nil, fmt.Errorf("membership: %w", err)
+	}
 	adv, err := advertise(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("membership: %w", err)
+	}
+	hbBind := cfg.HeartbeatBind
+	if !hbBind.IsValid() {
+		if cfg.Bind.Port() == 65535 {
+			return nil, fmt.Errorf("membership: gossip port %d leaves no port above it for heartbeats: set the heartbeat port", cfg.Bind.Port())
+		}
+		hbBind = netip.AddrPortFrom(cfg.Bind.Addr(), cfg.Bind.Port()+1)
 	}
 	g := &Group{
 		self:    adv,
@@ -147,7 +187,15 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 		shares:  map[string]share{},
 		joining: map[string]bool{},
 		health:  newLocalHealth(cfg.Timing, time.Now()),
+		ids:     map[uint64]string{},
 	}
+	tc := heartbeat.DefaultConfig()
+	tc.Name, tc.Bind, tc.Label, tc.Key, tc.OldKeys = cfg.Name, hbBind, cfg.Label, cfg.Key, cfg.OldKeys
+	tc.Handler, tc.Sched, tc.Process = (*beats)(g), cfg.Sched, g.version.start
+	if g.tr, err = heartbeat.Listen(tc); err != nil {
+		return nil, fmt.Errorf("membership: heartbeat socket on %s: %w", hbBind, err)
+	}
+	g.hbPort = g.tr.LocalAddr().Port()
 	g.broadcasts = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return g.numMembers() + 1 },
 		RetransmitMult: 3,
@@ -177,19 +225,25 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		g.tr.Close()
 		return nil, fmt.Errorf("membership: start gossip on %s: %w", cfg.Bind, err)
 	}
 	g.ml = ml
 	g.keyring = mc.Keyring
-	g.log.Info("gossip started", "bind", cfg.Bind, "advertise", adv, "encrypted", cfg.Key != nil)
+	g.log.Info("gossip started", "bind", cfg.Bind, "advertise", adv, "heartbeat", g.tr.LocalAddr(), "encrypted", cfg.Key != nil)
 
 	// The seeds are joined by the rejoin loop, at once and in parallel:
 	// an unreachable seed costs a TCP timeout (10 s on a LAN), which must
 	// delay neither the start nor the joins of the seeds that answer.
+	started := make(chan error, 1)
 	g.wg.Add(3)
-	go g.heartbeatLoop()
+	go g.heartbeatLoop(started)
 	go g.rejoinLoop()
 	go g.publishLoop()
+	if err := <-started; err != nil {
+		g.Shutdown()
+		return nil, fmt.Errorf("membership: heartbeat sender: %w", err)
+	}
 	return g, nil
 }
 
@@ -230,6 +284,11 @@ func (g *Group) SetKeys(primary []byte, others [][]byte) error {
 	}
 	if len(primary) == 0 {
 		return errors.New("membership: disabling encryption needs a restart")
+	}
+	// The heartbeat transport checks the keys as memberlist does; it goes
+	// first, so that a bad key changes nothing.
+	if err := g.tr.SetKeys(primary, others); err != nil {
+		return fmt.Errorf("membership: heartbeat keys: %w", err)
 	}
 	want := append([][]byte{primary}, others...)
 	for _, k := range want {
@@ -275,7 +334,7 @@ func (g *Group) Shutdown() error {
 	close(g.stop)
 	err := g.ml.Shutdown()
 	g.wg.Wait()
-	return err
+	return errors.Join(err, g.tr.Close())
 }
 
 // publishLoop spreads metadata changes; UpdateNode blocks until the

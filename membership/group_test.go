@@ -56,6 +56,7 @@ func namedCluster(t *testing.T, prefix string, n int, key func(i int) []byte) []
 		cfg := DefaultConfig()
 		cfg.Name = fmt.Sprintf("%s%d", prefix, i)
 		cfg.Bind = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[i])
+		cfg.HeartbeatBind = netip.MustParseAddrPort("127.0.0.1:0")
 		cfg.Seeds = addrs
 		cfg.Timing = timing
 		cfg.Key = key(i)
@@ -208,9 +209,18 @@ func TestGroupSurvivesGarbage(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		c.Write(bytes.Repeat([]byte{byte(i)}, i*7%1400))
 	}
-	// Heartbeat-shaped messages from members that do not exist.
-	(*delegate)(gs[0]).NotifyMsg([]byte{msgHeartbeat})
-	(*delegate)(gs[0]).NotifyMsg(append([]byte{msgHeartbeat}, "nobody"...))
+	// And on the heartbeat port.
+	hb, err := net.Dial("udp", gs[0].tr.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hb.Close()
+	for i := 0; i < 200; i++ {
+		hb.Write(bytes.Repeat([]byte{byte(i)}, i*7%1400))
+	}
+	// Messages from members that do not exist.
+	(*delegate)(gs[0]).NotifyMsg([]byte{'H'})
+	(*delegate)(gs[0]).NotifyMsg(append([]byte{msgNeighbors}, "nobody"...))
 	(*delegate)(gs[0]).NotifyMsg(nil)
 	time.Sleep(300 * time.Millisecond)
 	if len(aliveNames(gs[0])) != 2 {

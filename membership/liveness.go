@@ -1,35 +1,53 @@
 package membership
 
 import (
-	"bytes"
 	"time"
 
-	"github.com/hashicorp/memberlist"
+	"github.com/wackamole/wackamole/membership/heartbeat"
 )
 
 // heartbeatLoop tells every member we are alive, and notices members that
 // stopped doing so at the moment their failure timeout runs out, not at the
 // next heartbeat: detection time is the timeout, whatever the interval.
-func (g *Group) heartbeatLoop() {
+//
+// It runs on a thread of its own (with Config.Sched: realtime), so that
+// the rest of the daemon cannot delay it; started receives nil once it
+// runs, or why it cannot.
+func (g *Group) heartbeatLoop(started chan<- error) {
 	defer g.wg.Done()
+	if err := heartbeat.LockThread(g.cfg.Sched); err != nil {
+		started <- err
+		return // still locked: the thread ends with the goroutine
+	}
+	started <- nil
 	send := time.NewTicker(g.cfg.Timing.HeartbeatInterval)
 	defer send.Stop()
 	check := time.NewTimer(g.cfg.Timing.FailureTimeout)
 	defer check.Stop()
 	for {
+		beat := true
 		select {
 		case <-g.stop:
 			return
 		case <-g.beat:
-			g.sendHeartbeats()
 		case <-send.C:
-			g.sendHeartbeats()
 		case <-check.C:
+			beat = false
 		}
+		now := time.Now()
 		g.mu.Lock()
-		g.checkStallLocked(time.Now(), true)
+		g.checkStallLocked(now, true)
+		if beat {
+			g.prepareBeatLocked(now)
+		}
 		g.mu.Unlock()
-		next := g.checkLiveness(time.Now())
+		if beat && len(g.to) > 0 {
+			// Best effort by design: a lost heartbeat is what the
+			// failure timeout allows for. g.outgoing and g.to are
+			// only written on this goroutine.
+			_ = g.tr.SendBeat(&g.outgoing, g.to)
+		}
+		next := g.checkLiveness(now)
 		if !check.Stop() {
 			select {
 			case <-check.C:
@@ -40,36 +58,31 @@ func (g *Group) heartbeatLoop() {
 	}
 }
 
-// sendHeartbeats sends this member's heartbeat, with its metadata, to every
-// other member.
-func (g *Group) sendHeartbeats() {
-	g.mu.Lock()
-	msg := encodeHeartbeat(g.cfg.Name, g.version, g.meta)
-	g.mu.Unlock()
-	// The roster, not ml.Members(): memberlist mutates the nodes that
-	// Members returns pointers to, which races with reading them.
-	for _, to := range g.roster() {
-		// Best effort by design: a lost heartbeat is what the failure
-		// timeout allows for.
-		_ = g.ml.SendToAddress(to, msg)
-	}
-}
-
 func (g *Group) numMembers() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.members)
 }
 
-// roster returns the other members' gossip addresses.
-func (g *Group) roster() []memberlist.Address {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make([]memberlist.Address, 0, len(g.members))
-	for name, p := range g.members {
-		out = append(out, memberlist.Address{Addr: p.addr.String(), Name: name})
+// prepareBeatLocked fills the outgoing beat and its destinations.
+func (g *Group) prepareBeatLocked(now time.Time) {
+	b := &g.outgoing
+	b.MetaVersion = g.version.counter
+	b.Interval = min(g.cfg.Timing.HeartbeatInterval, heartbeat.MaxInterval)
+	b.ResetLate()
+	g.lateBuf = g.lateBuf[:0]
+	g.to = g.to[:0]
+	for _, p := range g.members {
+		if p.hbAddr.IsValid() {
+			g.to = append(g.to, p.hbAddr)
+		}
+		if p.id != 0 {
+			g.lateBuf = append(g.lateBuf, late{id: p.id, age: age(now, p.lastHeard), suspected: p.suspected(now, g.cfg.Timing)})
+		}
 	}
-	return out
+	for _, l := range pickLate(g.lateBuf, g.cfg.Timing.FailureTimeout/4) {
+		b.AddLate(l.id, l.age)
+	}
 }
 
 // checkLiveness signals a change when a member's liveness differs from what
@@ -82,8 +95,8 @@ func (g *Group) checkLiveness(now time.Time) time.Duration {
 	next := timeout / 2
 	changed := false
 	for name, p := range g.members {
-		silent := now.Sub(p.lastHeard)
-		heard := !p.lastHeard.IsZero()
+		silent := now.Sub(p.heardAny)
+		heard := !p.heardAny.IsZero()
 		alive := heard && silent < timeout
 		fresh := heard && silent < timeout/2
 		switch {
@@ -104,7 +117,7 @@ func (g *Group) checkLiveness(now time.Time) time.Duration {
 			}
 		}
 		if p.gone && !alive {
-			delete(g.members, name)
+			g.dropLocked(name)
 		}
 	}
 	if len(g.awaiting) > 0 {
@@ -120,30 +133,6 @@ func (g *Group) checkLiveness(now time.Time) time.Duration {
 		signal(g.changed)
 	}
 	return max(next+time.Millisecond, time.Millisecond)
-}
-
-// heard records a heartbeat.
-func (g *Group) heard(name string, v metaVersion, meta []byte) {
-	g.mu.Lock()
-	p, ok := g.members[name]
-	wake := false
-	if ok {
-		p.lastHeard = time.Now()
-		wake = !p.alive || !p.fresh
-		if g.awaiting[name] {
-			delete(g.awaiting, name)
-			wake = wake || len(g.awaiting) == 0 // recovered from a stall
-		}
-		p.alive, p.fresh = true, true
-		if v.newer(p.version) {
-			wake = wake || !bytes.Equal(p.meta, meta)
-			p.meta, p.version = meta, v
-		}
-	}
-	g.mu.Unlock()
-	if wake {
-		signal(g.changed)
-	}
 }
 
 // timeoutLocked is the failure timeout this node applies now: the
@@ -169,15 +158,19 @@ func (g *Group) checkStallLocked(now time.Time, loop bool) {
 	if stalled == 0 {
 		return
 	}
+	forgive := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		if t = t.Add(stalled); t.After(now) {
+			return now
+		}
+		return t
+	}
 	g.awaiting = map[string]bool{}
 	for name, p := range g.members {
-		if p.lastHeard.IsZero() {
-			continue
-		}
-		if p.lastHeard = p.lastHeard.Add(stalled); p.lastHeard.After(now) {
-			p.lastHeard = now
-		}
-		if now.Sub(p.lastHeard) < g.cfg.Timing.FailureTimeout {
+		p.lastHeard, p.heardAny = forgive(p.lastHeard), forgive(p.heardAny)
+		if !p.heardAny.IsZero() && now.Sub(p.heardAny) < g.cfg.Timing.FailureTimeout {
 			g.awaiting[name] = true
 		}
 	}

@@ -57,22 +57,17 @@ func TestStalledAt(t *testing.T) {
 // it is recovering until each was heard again.
 func TestStallIsForgiven(t *testing.T) {
 	now := time.Now()
-	g := &Group{
-		cfg:     Config{Timing: LAN()},
-		log:     testLogger(t),
-		changed: make(chan struct{}, 1),
-		members: map[string]*peer{
-			"n2": {lastHeard: now.Add(-100 * time.Millisecond)},
-			"n3": {lastHeard: now.Add(-900 * time.Millisecond)}, // about to fail anyway
-			"n4": {lastHeard: now.Add(-5 * time.Second)},        // failed before
-		},
-		health: newLocalHealth(LAN(), now),
+	g := bareGroup(t, LAN())
+	for name, silent := range map[string]time.Duration{
+		"n2": 100 * time.Millisecond,
+		"n3": 900 * time.Millisecond, // about to fail anyway
+		"n4": 5 * time.Second,        // failed before
+	} {
+		join(g, name, metaVersion{start: 1, counter: 1}, metaHolding())
+		// The loop last ran 3 s ago, and so did everything else.
+		(*beats)(g).OnBeat(from, beatFrom(name, 1, 1), now.Add(-silent-3*time.Second))
 	}
-	// The loop last ran 3 s ago; so did everything else.
 	g.health.last = now.Add(-3 * time.Second)
-	for _, p := range g.members {
-		p.lastHeard = p.lastHeard.Add(-3 * time.Second)
-	}
 	v := g.View()
 	alive := map[string]bool{}
 	for _, m := range v.Members {
@@ -84,11 +79,14 @@ func TestStallIsForgiven(t *testing.T) {
 	if !v.Recovering {
 		t.Fatal("the view does not say it is recovering")
 	}
-	g.heard("n2", metaVersion{}, nil)
+	for len(g.changed) > 0 {
+		<-g.changed
+	}
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 1), time.Now())
 	if !g.View().Recovering {
 		t.Fatal("recovered before n3 was heard")
 	}
-	g.heard("n3", metaVersion{}, nil)
+	(*beats)(g).OnBeat(from, beatFrom("n3", 1, 1), time.Now())
 	if g.View().Recovering {
 		t.Fatal("still recovering after every member was heard")
 	}
@@ -99,6 +97,7 @@ func TestStallIsForgiven(t *testing.T) {
 	}
 	// Without a stall, silence is silence.
 	g.members["n2"].lastHeard = time.Now().Add(-2 * time.Second)
+	g.members["n2"].heardAny = g.members["n2"].lastHeard
 	for _, m := range g.View().Members {
 		if m.Name == "n2" && m.Alive {
 			t.Fatal("n2, silent for 2 s, is alive")

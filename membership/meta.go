@@ -35,8 +35,9 @@ func (s State) String() string {
 // Version 2 added flap damping.
 const MetaVersion = 2
 
-// MetaMaxSize is memberlist's limit on node metadata.
-const MetaMaxSize = 512
+// MetaMaxSize is the most metadata a member may publish: memberlist's
+// limit on node metadata, 512 bytes, less the envelope (see envelope.go).
+const MetaMaxSize = 512 - envelopeLen
 
 // metaHeader is version, state, flags, fingerprint (8), damping penalty
 // (2), damped-for (2, seconds) and the VIP count (2).

@@ -18,10 +18,15 @@ type Member struct {
 	MetaErr error
 	// Self is this node.
 	Self bool
-	// Alive: a heartbeat arrived within the failure timeout (always true
-	// for Self). Members that are not alive are in the view only to be
-	// reported; they count for nothing.
+	// Alive: the member was heard within the failure timeout, by this
+	// node or by a member that reported it in its heartbeat (see
+	// hearing.go); always true for Self. Members that are not alive are
+	// in the view only to be reported; they count for nothing.
 	Alive bool
+	// Direct: this node itself heard the member within the failure
+	// timeout. An alive member that is not Direct is unreachable from
+	// here (a non-transitive partition), not failed.
+	Direct bool
 	// Fresh: a heartbeat arrived within half the failure timeout. Quorum
 	// counts fresh members only: when a partition cuts a minority off, it
 	// sees the others go stale before any of them is declared failed, so
@@ -67,7 +72,7 @@ func (v View) Alive() []Member {
 // View returns the group as this node sees it now.
 func (g *Group) View() View {
 	now := time.Now()
-	self := Member{Name: g.cfg.Name, Self: true, Alive: true, Fresh: true, LastHeard: now}
+	self := Member{Name: g.cfg.Name, Self: true, Alive: true, Fresh: true, Direct: true, LastHeard: now}
 	self.Addr = g.self
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -79,9 +84,15 @@ func (g *Group) View() View {
 	v.Members = append(v.Members, self)
 	for name, p := range g.members {
 		m := Member{Name: name, Addr: p.addr, Since: p.since, LastHeard: p.lastHeard, Process: p.version.start, MetaVersion: p.version.counter}
-		m.MetaErr = m.Meta.UnmarshalBinary(p.meta)
-		m.Alive = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < timeout
-		m.Fresh = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < timeout/2
+		switch {
+		case p.process != 0 && p.process != p.version.start:
+			m.Process, m.MetaErr = p.process, errMetaPending
+		default:
+			m.MetaErr = m.Meta.UnmarshalBinary(p.meta)
+		}
+		m.Alive = !p.heardAny.IsZero() && now.Sub(p.heardAny) < timeout
+		m.Fresh = !p.heardAny.IsZero() && now.Sub(p.heardAny) < timeout/2
+		m.Direct = !p.lastHeard.IsZero() && now.Sub(p.lastHeard) < timeout
 		v.Members = append(v.Members, m)
 	}
 	slices.SortFunc(v.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })

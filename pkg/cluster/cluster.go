@@ -26,6 +26,9 @@ import (
 // GossipPort is the port the daemons gossip on.
 const GossipPort = 7946
 
+// HeartbeatPort is the daemons' heartbeat port: the gossip port plus one.
+const HeartbeatPort = GossipPort + 1
+
 // Options configure a cluster.
 type Options struct {
 	// Binary is the wackamole executable.

@@ -1403,7 +1403,7 @@ func (r *soakRun) inject(ctx context.Context, f Fault) error {
 		r.line(f, "link down for %v", f.Duration)
 	case FaultIsolate, FaultQuorumIsolate:
 		for _, n := range nodes {
-			if err := n.Host.Isolate(ctx, GossipPort); err != nil {
+			if err := n.Host.Isolate(ctx, GossipPort, HeartbeatPort); err != nil {
 				return err
 			}
 		}

@@ -189,6 +189,9 @@ type Membership struct {
 	RejoinInterval time.Duration
 	// GossipInterval is memberlist's gossip interval.
 	GossipInterval time.Duration
+	// HeartbeatPort is the UDP port of the heartbeat socket, on bind's
+	// address. 0 (the default) means the gossip port plus one.
+	HeartbeatPort int
 }
 
 // ARP configures gratuitous ARP (and, for IPv6, unsolicited neighbour

@@ -113,7 +113,7 @@ var (
 		"realtime", "realtime_priority", "lock_memory",
 		"membership", "arp", "balance", "damping", "vip", "check", "hooks",
 	}
-	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval"}
+	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval", "heartbeat_port"}
 	arpKeys        = []string{"repeat", "interval", "refresh", "cache", "notify"}
 	balanceKeys    = []string{"max_moves"}
 	dampingKeys    = []string{"penalty", "suppress", "reuse", "max_penalty", "half_life"}
@@ -209,6 +209,7 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 		d.duration(m, p, "failure_timeout", &c.Membership.FailureTimeout)
 		d.duration(m, p, "rejoin_interval", &c.Membership.RejoinInterval)
 		d.duration(m, p, "gossip_interval", &c.Membership.GossipInterval)
+		d.integer(m, p, "heartbeat_port", &c.Membership.HeartbeatPort)
 	}
 	if m, p, ok := d.table(t, root, "arp", arpKeys); ok {
 		d.integer(m, p, "repeat", &c.ARP.Repeat)

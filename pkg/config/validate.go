@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -185,6 +187,11 @@ func check(r *reporter, c *Config) {
 	}
 
 	checkDamping(r, c)
+	if p := root.key("membership").key("heartbeat_port"); ok(p) && (c.Membership.HeartbeatPort < 0 || c.Membership.HeartbeatPort > 65535) {
+		r.add(p, fmt.Sprintf("%d is not a port (1-65535, or 0 for the gossip port plus one)", c.Membership.HeartbeatPort))
+	} else if _, port, err := net.SplitHostPort(c.Bind); ok(p) && err == nil && port == strconv.Itoa(c.Membership.HeartbeatPort) {
+		r.add(p, fmt.Sprintf("%d is the gossip port (bind): heartbeats need a port of their own", c.Membership.HeartbeatPort))
+	}
 	if p := root.key("realtime_priority"); ok(p) && c.RealtimePriority != 0 && (c.RealtimePriority < 1 || c.RealtimePriority > 99) {
 		r.add(p, fmt.Sprintf("%d: SCHED_FIFO priorities are 1 to 99", c.RealtimePriority))
 	}

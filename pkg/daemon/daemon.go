@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 
 	"github.com/wackamole/wackamole/arp"
 	"github.com/wackamole/wackamole/membership"
+	"github.com/wackamole/wackamole/membership/heartbeat"
 	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/control"
@@ -75,6 +77,12 @@ func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, er
 	if mc.Timing, err = Timing(c); err != nil {
 		return mc, err
 	}
+	if c.Membership.HeartbeatPort != 0 {
+		mc.HeartbeatBind = netip.AddrPortFrom(bind.Addr(), uint16(c.Membership.HeartbeatPort))
+	}
+	if c.Realtime {
+		mc.Sched = heartbeat.Sched{Policy: heartbeat.PolicyFIFO, Priority: c.RealtimePriority}
+	}
 	for _, v := range c.VIPs {
 		for _, a := range v.Addresses {
 			mc.Exclude = append(mc.Exclude, a.Prefix.Addr())
@@ -92,6 +100,12 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err := d.listen(); err != nil {
 		d.close()
 		return nil, err
+	}
+	if c.LockMemory {
+		if err := heartbeat.LockMemory(); err != nil {
+			d.close()
+			return nil, fmt.Errorf("lock_memory: %w", err)
+		}
 	}
 	d.binder, err = vip.NewBinder(vip.BinderConfig{Logger: log})
 	if err != nil {

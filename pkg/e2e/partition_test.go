@@ -59,7 +59,7 @@ func TestPartitionMinorityTakesNothing(t *testing.T) {
 
 	stop := make(chan struct{})
 	gained := watchAcquisitions(t, c, []string{lone.Name}, stop)
-	if err := lone.Host.Isolate(context.Background(), cluster.GossipPort); err != nil {
+	if err := lone.Host.Isolate(context.Background(), cluster.GossipPort, cluster.HeartbeatPort); err != nil {
 		t.Fatal(err)
 	}
 	majority := others(c.Nodes, lone)

@@ -240,20 +240,23 @@ func (h *Host) nft(ctx context.Context, script string) error {
 	return err
 }
 
-// Isolate cuts the host off from one port: it drops every TCP and UDP packet
-// to or from port, in both directions, while ARP, ICMP and other ports
-// still flow. With the gossip port this is the split-brain case: peers look
-// dead to each other yet every node still answers clients. It replaces any
-// previous Isolate or IsolateAll; Heal undoes it. Needs nft.
-func (h *Host) Isolate(ctx context.Context, port int) error {
-	if port < 1 || port > 65535 {
-		return fmt.Errorf("lab: %s: isolate: port %d out of range", h.NS, port)
-	}
-	p := strconv.Itoa(port)
+// Isolate cuts the host off from some ports: it drops every TCP and UDP
+// packet to or from them, in both directions, while ARP, ICMP and other
+// ports still flow. With the gossip and heartbeat ports this is the
+// split-brain case: peers look dead to each other yet every node still
+// answers clients. It replaces any previous Isolate or IsolateAll; Heal
+// undoes it. Needs nft.
+func (h *Host) Isolate(ctx context.Context, ports ...int) error {
 	var rules strings.Builder
-	for _, proto := range []string{"tcp", "udp"} {
-		for _, dir := range []string{"dport", "sport"} {
-			fmt.Fprintf(&rules, "\t\t%s %s %s counter drop\n", proto, dir, p)
+	for _, port := range ports {
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("lab: %s: isolate: port %d out of range", h.NS, port)
+		}
+		p := strconv.Itoa(port)
+		for _, proto := range []string{"tcp", "udp"} {
+			for _, dir := range []string{"dport", "sport"} {
+				fmt.Fprintf(&rules, "\t\t%s %s %s counter drop\n", proto, dir, p)
+			}
 		}
 	}
 	script := nftReset + "table inet " + nftTable + " {\n" +
@@ -261,7 +264,7 @@ func (h *Host) Isolate(ctx context.Context, port int) error {
 		"\tchain output {\n\t\ttype filter hook output priority -10; policy accept;\n" + rules.String() + "\t}\n" +
 		"}\n"
 	if err := h.nft(ctx, script); err != nil {
-		return fmt.Errorf("lab: %s: isolate port %d: %w", h.NS, port, err)
+		return fmt.Errorf("lab: %s: isolate ports %v: %w", h.NS, ports, err)
 	}
 	return nil
 }
