@@ -227,7 +227,7 @@ type Balance struct {
 
 // Damping configures flap damping, RFC 2439's route flap damping applied
 // to a node: each flap of this node (a VIP interface going down, the
-// health checks failing, the node losing quorum) adds Penalty; the
+// health checks starting to fail) adds Penalty; the
 // penalty halves every HalfLife; at Suppress the node is damped (takes no
 // VIPs, and prefer pulls none back to it) until the penalty decays below
 // Reuse; it never exceeds Max. Penalty 0 disables damping. Node-local, not

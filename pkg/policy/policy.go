@@ -29,12 +29,14 @@
 //   - Recovering: a node that has just resumed from a stall (its view is
 //     the one from before; see membership.View.Recovering) does nothing at
 //     all until it has heard the group again.
-//   - Flap damping (package damping): a VIP interface going down, the
-//     health checks starting to fail and the loss of quorum are flaps of
-//     this node; a damped node publishes it, and no node gives a damped
-//     member VIPs, nor does prefer pull one back to it. Damping never
-//     darkens a VIP: when every otherwise eligible member is damped, it is
-//     ignored.
+//   - Flap damping (package damping): a VIP interface going down and the
+//     health checks starting to fail are flaps of this node; a damped node
+//     publishes it, and no node gives a damped member VIPs, nor does prefer
+//     pull one back to it. Damping never darkens a VIP: when every
+//     otherwise eligible member is damped, it is ignored. Losing quorum is
+//     not a flap: a node cannot tell whether the fault is its own or the
+//     others' (a survivor of a double crash is not flapping), and a node
+//     that keeps losing touch is held back by the settle after each regain.
 package policy
 
 import (
@@ -276,9 +278,6 @@ func Decide(c Config, view membership.View, local Local, mem Memory, now time.Ti
 			next.settleUntil = later(next.settleUntil, now.Add(c.Settle))
 		} else {
 			d.Events = append(d.Events, Event{Kind: QuorumLost})
-			// Losing touch with the group is a flap of this node; it
-			// counts from the next round on (this one's input is done).
-			next.flap(c, "lost quorum", now, &d.Events)
 		}
 		next.hadQuorum = d.Quorum.OK()
 	}

@@ -2,8 +2,8 @@
 // route flap damping holds a flapping route out of the routing table
 // (RFC 2439).
 //
-// Each flap (a VIP interface going down, the health checks failing, the
-// node losing touch with the group) adds a fixed penalty. The penalty
+// Each flap (a VIP interface going down, the health checks starting to
+// fail) adds a fixed penalty. The penalty
 // decays exponentially, halving every half-life. A node whose penalty
 // reaches the suppress limit is damped: it takes no VIPs, nor may a
 // preference pull one back to it, until the penalty has decayed below the
