@@ -49,16 +49,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./vip/
 
 bench-failover: deps
-	$(GO) run ./cmd/wackalab bench-failover -runs $(RUNS)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-failover -runs $(RUNS)
 
 bench-compare: deps
-	$(GO) run ./cmd/wackalab bench-compare -runs $(RUNS)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(RUNS)
 
 soak: deps
-	$(GO) run ./cmd/wackalab soak -minutes $(MINUTES)
+	$(GO) run ./pkg/internal/cmd/wackalab soak -minutes $(MINUTES)
 
 demo: deps
-	$(GO) run ./cmd/wackalab demo
+	$(GO) run ./pkg/internal/cmd/wackalab demo
 
 ## deps: install what is missing (Debian), and the Go modules.
 deps:

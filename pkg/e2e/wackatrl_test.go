@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/agent"
-	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/control"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // metricsPort is where each node serves metrics, on its own lab address.

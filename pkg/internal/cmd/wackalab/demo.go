@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/control"
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 func init() {
@@ -74,8 +74,8 @@ EXIT STATUS
 
 EXAMPLES
     sudo make demo
-    sudo go run ./cmd/wackalab demo -timing fast
-    sudo go run ./cmd/wackalab demo -keep
+    sudo go run ./pkg/internal/cmd/wackalab demo -timing fast
+    sudo go run ./pkg/internal/cmd/wackalab demo -keep
 `
 
 // Demo names and settings.

@@ -1,8 +1,19 @@
-// Package testenv holds the few helpers that the tests of several packages
-// need alike: a log sink a test can read while the code under test writes
-// to it, and a poll for conditions that become true asynchronously.
+// Package testenv is what the module's tests share: the one gate that
+// decides whether a test needing root, network namespaces or given
+// commands runs here (RequireRoot, RequireNetns, RunIsolated), a log sink
+// a test can read while the code under test writes to it, and a poll for
+// conditions that become true asynchronously.
 //
-// It is imported by _test.go files only.
+// The gate's rule: a test whose prerequisites are missing is skipped, and
+// fails instead when WACKAMOLE_E2E=1 (E2EEnv), so that a run that must
+// exercise everything (make e2e, which CI runs as root) cannot pass by
+// skipping.
+//
+// It lives at the module root, not under pkg/internal, because Go's
+// internal rule lets a root internal/ directory alone be imported by every
+// package of the module: arp, vip, membership and examples/webserver,
+// whose in-package tests need the gate, could not import
+// pkg/internal/testenv. It is imported by _test.go files only.
 package testenv
 
 import (

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // A compareScenario is a way for the owner of a VIP to go away.

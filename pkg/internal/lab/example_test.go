@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // A client measures the outage while a VIP moves from node 1 to node 2 by

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // GossipPort is the port the daemons gossip on.

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // A RivalKind names a failover tool that benchmarks compare wackamole with.

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // The partition is made at the switch, not on the node. lab.Host.IsolateAll

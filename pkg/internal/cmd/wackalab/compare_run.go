@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // Timing of a run.

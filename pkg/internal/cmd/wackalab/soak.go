@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 func init() {
@@ -112,7 +112,7 @@ OPTIONS
 
 EXAMPLES
     sudo make soak MINUTES=10
-    sudo go run ./cmd/wackalab soak -minutes 2 -seed 1
+    sudo go run ./pkg/internal/cmd/wackalab soak -minutes 2 -seed 1
 `
 
 type soakOptions struct {

@@ -15,7 +15,41 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/internal/testenv"
 )
+
+// newTest builds a lab for a test, or skips or fails it as the gate
+// (testenv.RequireNetns) says. The prefix defaults to "wkt" plus 6 random
+// hex digits and Logf to t.Logf. The lab is closed by t.Cleanup, after
+// logging Lab.Dump if the test failed; a failed Close fails the test.
+func newTest(t testing.TB, opt Options) *Lab {
+	t.Helper()
+	testenv.RequireNetns(t)
+	if opt.Prefix == "" {
+		opt.Prefix = "wkt" + randomHex(3)
+	}
+	if opt.Logf == nil {
+		opt.Logf = t.Logf
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := New(ctx, opt)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			t.Logf("lab state at failure:\n%s", l.Dump(ctx))
+			cancel()
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("lab: close: %v", err)
+		}
+	})
+	return l
+}
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
@@ -45,7 +79,7 @@ func addRawNamespace(t *testing.T, name string) {
 }
 
 func TestLab(t *testing.T) {
-	l := NewTest(t, Options{Nodes: 3})
+	l := newTest(t, Options{Nodes: 3})
 	ctx := testContext(t)
 
 	t.Run("topology", func(t *testing.T) {
@@ -214,7 +248,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("isolate", func(t *testing.T) {
-		Require(t, "nft")
+		testenv.RequireNetns(t, "nft")
 		n3 := l.Nodes[2]
 		const gossip, web = 7946, 8080
 		for _, port := range []int{gossip, web} {
@@ -256,7 +290,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("isolate all", func(t *testing.T) {
-		Require(t, "nft")
+		testenv.RequireNetns(t, "nft")
 		n1, n3 := l.Nodes[0], l.Nodes[2]
 		peer, err := n1.Ping(ctx, n3.Addr, 0)
 		if err != nil {
@@ -491,7 +525,7 @@ func waitNoPids(t *testing.T, h *Host) {
 }
 
 func TestCloseRemovesEverything(t *testing.T) {
-	Require(t)
+	testenv.RequireNetns(t)
 	ctx := testContext(t)
 	prefix := "wkt" + randomHex(3)
 	l, err := New(ctx, Options{Prefix: prefix, Nodes: 2, Logf: t.Logf})
@@ -538,7 +572,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 }
 
 func TestNewFailures(t *testing.T) {
-	Require(t)
+	testenv.RequireNetns(t)
 	tests := []struct {
 		name string
 		opt  Options
@@ -574,7 +608,7 @@ func TestNewFailures(t *testing.T) {
 }
 
 func TestAddNodeFailureCleansUp(t *testing.T) {
-	l := NewTest(t, Options{Nodes: 1})
+	l := newTest(t, Options{Nodes: 1})
 	l.failStep = "veth n2"
 	if _, err := l.AddNode(testContext(t)); err == nil {
 		t.Fatal("AddNode succeeded")
@@ -593,7 +627,7 @@ func TestAddNodeFailureCleansUp(t *testing.T) {
 }
 
 func TestNewRefusesExistingPrefix(t *testing.T) {
-	Require(t)
+	testenv.RequireNetns(t)
 	prefix := "wkt" + randomHex(3)
 	addRawNamespace(t, prefix+"-n1")
 	if l, err := New(testContext(t), Options{Prefix: prefix}); err == nil {
@@ -606,7 +640,7 @@ func TestNewRefusesExistingPrefix(t *testing.T) {
 }
 
 func TestSweep(t *testing.T) {
-	Require(t)
+	testenv.RequireNetns(t)
 	prefix := "wkt" + randomHex(3)
 	addRawNamespace(t, prefix+"-n1")
 	addRawNamespace(t, prefix+"-br")
@@ -634,7 +668,7 @@ func TestSweep(t *testing.T) {
 }
 
 func TestAddHost(t *testing.T) {
-	l := NewTest(t, Options{Nodes: 1})
+	l := newTest(t, Options{Nodes: 1})
 	ctx := testContext(t)
 	dns, err := l.AddHost(ctx, "dns")
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/internal/testenv"
 )
 
 // signalHelperEnv makes TestCloseOnSignal's child run the helper.
@@ -38,7 +40,7 @@ func TestCloseOnSignalHelper(t *testing.T) {
 }
 
 func TestCloseOnSignal(t *testing.T) {
-	Require(t)
+	testenv.RequireNetns(t)
 	prefix := "wkt" + randomHex(3)
 	t.Cleanup(func() { Sweep(prefix) })
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCloseOnSignalHelper$")

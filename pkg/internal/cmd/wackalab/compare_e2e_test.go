@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/internal/testenv"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // compareE2E runs compare with cfg (root, real daemons) and checks that
@@ -21,7 +22,7 @@ func compareE2E(t *testing.T, cfg compareConfig) compareReport {
 	if testing.Short() {
 		t.Skip("runs real daemons for a minute: not with -short")
 	}
-	lab.Require(t, "keepalived", "ucarp", "nft")
+	testenv.RequireNetns(t, "keepalived", "ucarp", "nft")
 	b := make([]byte, 3)
 	rand.Read(b)
 	cfg.Prefix = "wkt" + hex.EncodeToString(b)

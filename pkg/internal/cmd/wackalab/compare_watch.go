@@ -12,7 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // holderSet is the set of nodes holding one VIP: bit k for node k+1.

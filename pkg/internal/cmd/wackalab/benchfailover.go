@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 func init() {

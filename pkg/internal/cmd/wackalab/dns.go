@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // dnsTTL is the TTL dnsmasq gives the demo's records, in seconds.
