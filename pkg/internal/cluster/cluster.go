@@ -2,7 +2,9 @@
 // (package lab): it writes each node's configuration, starts and stops the
 // daemons, and reads who holds which VIP from the nodes' interfaces. The
 // end-to-end tests, the failover benchmarks, the soak test and the demo are
-// built on it.
+// built on it. The soak test's runner is here (Cluster.Soak); its fault
+// schedule and its invariant checker are the pure subpackages schedule and
+// checker.
 package cluster
 
 import (

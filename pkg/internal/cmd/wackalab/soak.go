@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/internal/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster/checker"
 )
 
 func init() {
@@ -137,8 +138,8 @@ func parseSoak(args []string) (soakOptions, error) {
 	fs.Int64Var(&opt.seed, "seed", 0, "")
 	fs.StringVar(&opt.dir, "dir", "", "")
 	fs.StringVar(&opt.timing, "timing", "lan", "")
-	fs.DurationVar(&opt.quiet, "quiet", cluster.DefaultQuiet, "")
-	fs.DurationVar(&opt.tolerance, "tolerance", cluster.DefaultTolerance, "")
+	fs.DurationVar(&opt.quiet, "quiet", checker.DefaultQuiet, "")
+	fs.DurationVar(&opt.tolerance, "tolerance", checker.DefaultTolerance, "")
 	fs.DurationVar(&opt.overlap, "max-overlap", 0, "")
 	fs.StringVar(&opt.prefix, "prefix", "", "")
 	fs.BoolVar(&opt.verbose, "v", false, "")
