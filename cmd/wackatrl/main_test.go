@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/control"
 )
@@ -71,7 +72,9 @@ func serve(t *testing.T, b control.Backend) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "c.sock")
-	s, err := control.Listen(control.Options{Path: path, Backend: b, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// As root, or through the test's own group: the socket admits root and
+	// the members of the control group.
+	s, err := control.Listen(control.Options{Path: path, Group: testenv.UserGroup(t), Backend: b, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

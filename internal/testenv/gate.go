@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"testing"
 )
@@ -49,4 +50,20 @@ func refuse(t testing.TB, problem string) {
 		return
 	}
 	t.Skipf("%s (set %s=1 to fail instead)", problem, E2EEnv)
+}
+
+// UserGroup returns "" when the test runs as root, and else the name of its
+// primary group: the group to give a server that admits root and the
+// members of one group (wackamole's control socket), so that its tests
+// talk to it as root, unchanged, and as any other user through the group.
+func UserGroup(t testing.TB) string {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return ""
+	}
+	g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Fatalf("testenv: the name of group %d: %v", os.Getgid(), err)
+	}
+	return g.Name
 }

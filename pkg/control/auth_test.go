@@ -71,7 +71,7 @@ func TestAuthorize(t *testing.T) {
 }
 
 func TestPeerCredOfSelf(t *testing.T) {
-	_, c := serve(t, &fakeBackend{status: testStatus()}, Options{})
+	_, c := serveAs(t, &fakeBackend{status: testStatus()}, Options{})
 	if os.Getuid() != 0 {
 		// Not root and no group: the server must refuse us.
 		_, err := c.Status(ctx(t))

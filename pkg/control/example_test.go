@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/agent"
@@ -37,7 +39,13 @@ func Example() {
 			{Name: "www-2", Addresses: []string{"eth0:192.0.2.11/32"}, Owner: "web2", Holders: []string{"web2"}, Planned: "web2"},
 		},
 	}}
-	srv, err := control.Listen(control.Options{Path: path, Backend: n})
+	// The socket admits root and the members of Group: here the group of
+	// whoever runs the example.
+	g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := control.Listen(control.Options{Path: path, Group: g.Name, Backend: n})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/agent"
 )
 
@@ -115,8 +116,25 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// serve starts a server with backend b on a fresh socket.
+// serve starts a server with backend b on a fresh socket that the test
+// may use, as root or through its own group (testenv.UserGroup).
 func serve(t *testing.T, b Backend, o Options) (*Server, *Client) {
+	t.Helper()
+	return serveAs(t, b, usable(t, o))
+}
+
+// usable gives o the test's own group unless it runs as root or o names a
+// group: the socket admits root and the members of the control group.
+func usable(t testing.TB, o Options) Options {
+	t.Helper()
+	if o.Group == "" {
+		o.Group = testenv.UserGroup(t)
+	}
+	return o
+}
+
+// serveAs starts a server with backend b and options o as they are.
+func serveAs(t *testing.T, b Backend, o Options) (*Server, *Client) {
 	t.Helper()
 	if o.Path == "" {
 		o.Path = filepath.Join(shortDir(t), "c.sock")
@@ -389,7 +407,7 @@ func TestLongCommandOutlivesReadTimeout(t *testing.T) {
 			return ctx.Err()
 		}
 	}}
-	o := Options{Path: filepath.Join(shortDir(t), "c.sock"), Backend: b, Logger: quietLogger()}
+	o := usable(t, Options{Path: filepath.Join(shortDir(t), "c.sock"), Backend: b, Logger: quietLogger()})
 	s, err := Listen(o)
 	if err != nil {
 		t.Fatal(err)
@@ -492,7 +510,7 @@ func TestRefusesNonSocket(t *testing.T) {
 func TestCloseRemovesTheSocket(t *testing.T) {
 	for _, served := range []bool{false, true} {
 		path := filepath.Join(shortDir(t), "c.sock")
-		s, err := Listen(Options{Path: path, Backend: &fakeBackend{}, Logger: quietLogger()})
+		s, err := Listen(usable(t, Options{Path: path, Backend: &fakeBackend{}, Logger: quietLogger()}))
 		if err != nil {
 			t.Fatal(err)
 		}
