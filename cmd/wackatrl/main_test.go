@@ -13,19 +13,18 @@ import (
 	"testing"
 
 	"github.com/wackamole/wackamole/internal/testenv"
-	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/control"
 )
 
 type fakeNode struct {
 	mu     sync.Mutex
-	status agent.Status
+	status control.Status
 	drain  error
 	reload error
 	calls  []string
 }
 
-func (f *fakeNode) Status() agent.Status {
+func (f *fakeNode) Status() control.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
@@ -52,15 +51,15 @@ func (f *fakeNode) Drain(ctx context.Context) error {
 func (f *fakeNode) Undrain(ctx context.Context) error { return f.call("undrain", nil) }
 func (f *fakeNode) Reload(ctx context.Context) error  { return f.call("reload", f.reload) }
 
-func status() agent.Status {
-	return agent.Status{
+func status() control.Status {
+	return control.Status{
 		Node: "n1", State: "mature", Healthy: true,
-		Quorum: agent.Quorum{Have: 3, Need: 2, OK: true},
-		Members: []agent.MemberStatus{
+		Quorum: control.Quorum{Have: 3, Need: 2, OK: true},
+		Members: []control.Member{
 			{Name: "n1", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-01"}},
 			{Name: "n2", Alive: true, State: "mature", Healthy: true, Eligible: true},
 		},
-		VIPs: []agent.VIPStatus{{Name: "vip-01", Addresses: []string{"eth0:198.18.1.1/32"}, Owner: "n1", Holders: []string{"n1"}, Planned: "n1"}},
+		VIPs: []control.VIP{{Name: "vip-01", Addresses: []string{"eth0:198.18.1.1/32"}, Owner: "n1", Holders: []string{"n1"}, Planned: "n1"}},
 	}
 }
 
@@ -119,7 +118,7 @@ func TestJSON(t *testing.T) {
 		check func(t *testing.T, data []byte)
 	}{
 		{"status", func(t *testing.T, data []byte) {
-			var s agent.Status
+			var s control.Status
 			if err := json.Unmarshal(data, &s); err != nil || s.Quorum.Have != 3 || len(s.Members) != 2 {
 				t.Errorf("%v: %s", err, data)
 			}

@@ -14,9 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
-	"github.com/wackamole/wackamole/pkg/health"
 )
 
 // The wire format is what wackatrl --json, scripts and monitoring read:
@@ -34,17 +31,17 @@ var goldenTime = time.Date(2026, 11, 26, 14, 3, 7, 250_000_000, time.UTC)
 
 // goldenStatus sets every field of the status, so that the golden files
 // show every key of the protocol.
-func goldenStatus() agent.Status {
-	return agent.Status{
+func goldenStatus() Status {
+	return Status{
 		Node:         "web1",
 		State:        "mature",
 		Healthy:      true,
-		Quorum:       agent.Quorum{Have: 3, Need: 2, OK: true},
+		Quorum:       Quorum{Have: 3, Need: 2, OK: true},
 		Fingerprint:  "3f2a9c1e12ab45cd",
 		Timing:       "lan",
 		Started:      goldenTime.Add(-2 * time.Hour),
 		GossipHealth: 1,
-		Members: []agent.MemberStatus{
+		Members: []Member{
 			{Name: "web1", Addr: "198.18.0.11:7946", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true,
 				Since: goldenTime.Add(-2 * time.Hour), Held: []string{"www-1"}, Leaving: []string{"www-3"}},
 			{Name: "web2", Addr: "198.18.0.12:7946", Alive: true, State: "mature", Healthy: true, Eligible: true,
@@ -52,7 +49,7 @@ func goldenStatus() agent.Status {
 			{Name: "web3", Addr: "198.18.0.13:7946", Alive: true, State: "draining", Healthy: false, Why: "draining",
 				Since: goldenTime.Add(-time.Minute), Held: []string{}},
 		},
-		VIPs: []agent.VIPStatus{
+		VIPs: []VIP{
 			{Name: "www-1", Addresses: []string{"eth0:198.18.1.1/32"}, Owner: "web1", Holders: []string{"web1"},
 				Since: goldenTime.Add(-90 * time.Minute), Planned: "web1", Reason: "kept"},
 			{Name: "www-2", Addresses: []string{"eth0:198.18.1.2/32", "eth1:198.18.2.2/32"}, Owner: "web2", Holders: []string{"web2"},
@@ -61,11 +58,11 @@ func goldenStatus() agent.Status {
 				Since: goldenTime.Add(-2 * time.Second), Planned: "web2", Reason: "rebalanced", Waiting: "web1 removes its copy"},
 			{Name: "www-4", Addresses: []string{"eth0:198.18.1.4/32"}, Holders: nil, Planned: "", Reason: "unowned", Waiting: "no quorum"},
 		},
-		Checks: []health.CheckStatus{
+		Checks: []Check{
 			{Name: "nginx", Kind: "http", Healthy: true, LastCheck: goldenTime.Add(-time.Second), LastChange: goldenTime.Add(-time.Hour), Successes: 1800},
 			{Name: "disk", Kind: "exec", Healthy: true, LastError: "exit status 1", LastCheck: goldenTime.Add(-2 * time.Second), Failures: 1},
 		},
-		Counters: agent.Counters{
+		Counters: Counters{
 			Acquired:      map[string]uint64{"orphan": 2, "rebalance": 1},
 			Released:      map[string]uint64{"rebalance": 1, "shutdown": 0},
 			Conflicts:     1,
@@ -80,12 +77,12 @@ func goldenStatus() agent.Status {
 // behave as the test case says.
 type goldenBackend struct {
 	mu     sync.Mutex
-	status agent.Status
+	status Status
 	drain  func(ctx context.Context) error
 	err    error // of undrain and reload
 }
 
-func (b *goldenBackend) Status() agent.Status {
+func (b *goldenBackend) Status() Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.status

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 // The human output of wackatrl: aligned tables that answer "who owns what"
@@ -20,7 +18,7 @@ func newTable(w io.Writer) *tabwriter.Writer {
 }
 
 // WriteStatus writes the node's summary, then the members and VIPs tables.
-func WriteStatus(w io.Writer, s agent.Status, now time.Time) error {
+func WriteStatus(w io.Writer, s Status, now time.Time) error {
 	t := newTable(w)
 	health := "healthy"
 	if !s.Healthy {
@@ -45,7 +43,7 @@ func WriteStatus(w io.Writer, s agent.Status, now time.Time) error {
 	return WriteVIPs(w, VIPs{Node: s.Node, VIPs: s.VIPs}, now)
 }
 
-func quorum(q agent.Quorum) string {
+func quorum(q Quorum) string {
 	s := fmt.Sprintf("%d/%d", q.Have, q.Need)
 	if q.OK {
 		return s + " ok"
@@ -113,7 +111,7 @@ func WriteVIPs(w io.Writer, v VIPs, now time.Time) error {
 }
 
 // handover describes a VIP's move, "-" when none is under way.
-func handover(vs agent.VIPStatus) string {
+func handover(vs VIP) string {
 	if vs.Planned == vs.Owner {
 		if vs.Owner == "" && vs.Reason != "" {
 			return "none: " + vs.Reason + waits(vs.Waiting)
@@ -161,7 +159,7 @@ func WriteResult(w io.Writer, r Result) error {
 
 // DrainLine describes a drain in progress in one line, from a status.
 // elapsed is how long the drain has run.
-func DrainLine(s agent.Status, elapsed time.Duration) string {
+func DrainLine(s Status, elapsed time.Duration) string {
 	var moving []string
 	mine := held(s)
 	for _, v := range s.VIPs {

@@ -14,14 +14,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 // Backend is what the server controls; *daemon.Daemon is one.
 type Backend interface {
 	// Status returns the node's state as of its last round.
-	Status() agent.Status
+	Status() Status
 	// Drain hands every VIP over and keeps the node in the group,
 	// ineligible; it returns when done, or when ctx ends.
 	Drain(ctx context.Context) error
@@ -380,7 +378,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 // held lists the VIPs the answering node holds. Its own member entry is
 // built from what it holds at the end of the last round; the VIPs' holder
 // lists come from the round's input and may lag by one round.
-func held(st agent.Status) []string {
+func held(st Status) []string {
 	for _, m := range st.Members {
 		if m.Self {
 			return append([]string{}, m.Held...)

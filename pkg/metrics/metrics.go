@@ -1,9 +1,10 @@
 // Package metrics exports a wackamole node's state to Prometheus.
 //
-// A Collector reads the agent's Status on every scrape, so the metrics can
-// never disagree with what wackatrl shows, and nothing has to be updated on
-// the reconcile loop's path. The counters are the agent's own (counted
-// since the daemon started), exported as Prometheus counters.
+// A Collector reads the node's status (the control protocol's Status) on
+// every scrape, so the metrics can never disagree with what wackatrl shows,
+// and nothing has to be updated on the reconcile loop's path. The counters
+// are the agent's own (counted since the daemon started), exported as
+// Prometheus counters.
 package metrics
 
 import (
@@ -21,12 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/control"
 )
 
-// Source gives the node's state; *agent.Agent and *daemon.Daemon are one.
+// Source gives the node's state; *daemon.Daemon is one.
 type Source interface {
-	Status() agent.Status
+	Status() control.Status
 }
 
 // Member states always exported, 0 when no member is in them, so that a

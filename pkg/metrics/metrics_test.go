@@ -13,46 +13,46 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/control"
 )
 
 type fakeSource struct {
 	mu sync.Mutex
-	s  agent.Status
+	s  control.Status
 }
 
-func (f *fakeSource) Status() agent.Status {
+func (f *fakeSource) Status() control.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.s
 }
 
-func (f *fakeSource) set(s agent.Status) {
+func (f *fakeSource) set(s control.Status) {
 	f.mu.Lock()
 	f.s = s
 	f.mu.Unlock()
 }
 
-func status() agent.Status {
-	return agent.Status{
+func status() control.Status {
+	return control.Status{
 		Node:         "n1",
 		State:        "mature",
 		Healthy:      true,
-		Quorum:       agent.Quorum{Have: 2, Need: 2, OK: true},
+		Quorum:       control.Quorum{Have: 2, Need: 2, OK: true},
 		Timing:       "lan",
 		Started:      time.Unix(1700000000, 500_000_000),
 		GossipHealth: 1,
-		Members: []agent.MemberStatus{
+		Members: []control.Member{
 			{Name: "n1", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-01", "vip-02"}},
 			{Name: "n2", Alive: true, State: "draining", Healthy: true},
 			{Name: "n3", Alive: false, State: "mature"},
 		},
-		VIPs: []agent.VIPStatus{
+		VIPs: []control.VIP{
 			{Name: "vip-01", Owner: "n1", Holders: []string{"n1"}},
 			{Name: "vip-02", Owner: "n1", Holders: []string{"n2", "n1"}},
 			{Name: "vip-03"},
 		},
-		Counters: agent.Counters{
+		Counters: control.Counters{
 			Acquired:      map[string]uint64{"orphaned": 2, "rebalanced": 1},
 			Released:      map[string]uint64{"drain": 1},
 			Conflicts:     3,
@@ -138,7 +138,7 @@ wackamole_gossip_health_score 1
 
 	// Every scrape reads the status afresh.
 	s := status()
-	s.Quorum = agent.Quorum{Have: 1, Need: 2}
+	s.Quorum = control.Quorum{Have: 1, Need: 2}
 	src.set(s)
 	lost := `
 # HELP wackamole_quorum_ok 1 when this node sees a quorum: it may take orphaned VIPs and rebalance.

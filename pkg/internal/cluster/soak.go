@@ -24,7 +24,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/checker"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/schedule"
@@ -670,7 +669,7 @@ func (r *soakRun) dump(seq int, reason string) (string, error) {
 
 // formatStatus renders a daemon's status for a dump: quorum, members as it
 // sees them, and its plan for every VIP.
-func formatStatus(st agent.Status) string {
+func formatStatus(st control.Status) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "== %s: state %s, healthy %v, quorum %d/%d\n", st.Node, st.State, st.Healthy, st.Quorum.Have, st.Quorum.Need)
 	for _, note := range st.Notes {

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/checker"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/schedule"
 )
 
 func TestFormatStatus(t *testing.T) {
-	st := agent.Status{Node: "n3", State: "mature", Healthy: true, Quorum: agent.Quorum{Have: 4, Need: 3, OK: true},
-		Members: []agent.MemberStatus{{Name: "n2", Alive: true, State: "draining", Why: "draining", Held: []string{"vip-05"}, Leaving: []string{"vip-05"}}},
-		VIPs:    []agent.VIPStatus{{Name: "vip-05", Owner: "n2", Holders: []string{"n2"}, Planned: "n3", Reason: "vacated", Waiting: "x"}},
+	st := control.Status{Node: "n3", State: "mature", Healthy: true, Quorum: control.Quorum{Have: 4, Need: 3, OK: true},
+		Members: []control.Member{{Name: "n2", Alive: true, State: "draining", Why: "draining", Held: []string{"vip-05"}, Leaving: []string{"vip-05"}}},
+		VIPs:    []control.VIP{{Name: "vip-05", Owner: "n2", Holders: []string{"n2"}, Planned: "n3", Reason: "vacated", Waiting: "x"}},
 		Notes:   []string{"a note"}}
 	got := formatStatus(st)
 	for _, want := range []string{"== n3: state mature, healthy true, quorum 4/3", "note: a note", "not eligible (draining) held=[vip-05] leaving=[vip-05]", `vip vip-05 owner="n2" holders=[n2] planned="n3" reason=vacated waiting="x"`} {
