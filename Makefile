@@ -12,6 +12,16 @@ MINUTES ?= 30
 FUZZMULT ?= 1
 fuzz_one = $(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime $$(( $(2) * $(FUZZMULT) ))x $(3)
 
+# Test logs go here (gitignored; make clean removes it).
+OUT     := out
+# The packages with tests that need root: those that call the gate of
+# internal/testenv (RequireRoot, RequireNetns, RunIsolated). make unit runs
+# them as whoever runs it, and the gate skips what needs root; make e2e
+# runs them again with WACKAMOLE_E2E=1, where a missing prerequisite is a
+# failure instead of a skip.
+ROOT_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=$(OUT) \
+	'testenv\.(RequireRoot|RequireNetns|RunIsolated)\b' . | xargs -n1 dirname | sort -u | grep -vx './pkg/e2e')
+
 # Debian packages the lab, the tests and the demo use.
 APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin
 
@@ -19,18 +29,27 @@ APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp
 
 all: build
 
+## build: the daemon and wackatrl. wackalab, the lab tool, is a developer
+## tool: the lab targets below run it with go run.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/wackamole ./cmd/wackatrl
 
 ## test: everything CI runs: lint, unit tests (race detector on), fuzzers for a
 ## short while, and the end-to-end tests in network namespaces (root).
 test: deps lint unit fuzz e2e
 
+## unit: every test but the end-to-end ones, race detector on, as any user:
+## without root the tests that need it skip (they run in e2e).
 unit:
-	WACKAMOLE_E2E=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /pkg/e2e)
+	@mkdir -p $(OUT)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /pkg/e2e) 2>&1 | tee $(OUT)/unit.log; test $${PIPESTATUS[0]} -eq 0
 
+## e2e (root): the tests that need root, with the race detector, then the
+## end-to-end tests; WACKAMOLE_E2E=1 makes a missing prerequisite a failure.
 e2e:
-	WACKAMOLE_E2E=1 $(GO) test -count=1 -timeout 40m -v ./pkg/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|outage|gap|lost' ; test $${PIPESTATUS[0]} -eq 0
+	@mkdir -p $(OUT)
+	WACKAMOLE_E2E=1 $(GO) test -race -count=1 $(ROOT_PKGS) 2>&1 | tee $(OUT)/root.log; test $${PIPESTATUS[0]} -eq 0
+	WACKAMOLE_E2E=1 $(GO) test -count=1 -timeout 40m -v ./pkg/e2e/ 2>&1 | tee $(OUT)/e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|outage|gap|lost' ; test $${PIPESTATUS[0]} -eq 0
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -49,16 +68,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./vip/
 
 bench-failover: deps
-	$(GO) run ./cmd/wackalab bench-failover -runs $(RUNS)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-failover -runs $(RUNS)
 
 bench-compare: deps
-	$(GO) run ./cmd/wackalab bench-compare -runs $(RUNS)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(RUNS)
 
 soak: deps
-	$(GO) run ./cmd/wackalab soak -minutes $(MINUTES)
+	$(GO) run ./pkg/internal/cmd/wackalab soak -minutes $(MINUTES)
 
 demo: deps
-	$(GO) run ./cmd/wackalab demo
+	$(GO) run ./pkg/internal/cmd/wackalab demo
 
 ## deps: install what is missing (Debian), and the Go modules.
 deps:
@@ -72,4 +91,4 @@ deps:
 	$(GO) mod download
 
 clean:
-	rm -rf bin e2e.log
+	rm -rf bin $(OUT)

@@ -16,29 +16,9 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
-)
 
-// requireLab skips the test unless it can build network namespaces: it needs
-// root and iproute2. With WACKAMOLE_E2E=1 a missing prerequisite fails the
-// test instead, so that CI cannot pass by skipping.
-func requireLab(t *testing.T) {
-	t.Helper()
-	missing := func(why string) {
-		t.Helper()
-		if os.Getenv("WACKAMOLE_E2E") == "1" {
-			t.Fatalf("WACKAMOLE_E2E=1 but %s", why)
-		}
-		t.Skip(why)
-	}
-	if os.Geteuid() != 0 {
-		missing("not root: network namespace tests need root")
-	}
-	for _, tool := range []string{"ip", "sysctl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing(tool + " not found (iproute2/procps)")
-		}
-	}
-}
+	"github.com/wackamole/wackamole/internal/testenv"
+)
 
 // lab is a small L2 segment: namespaces A and B attached to a bridge in a
 // third namespace S. A has two ports on the segment (eth0, eth1) so that it
@@ -58,7 +38,7 @@ var (
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	requireLab(t)
+	testenv.RequireNetns(t, "sysctl")
 	var rnd [3]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,5 @@
 package membership
 
-
 // delegate is the group as memberlist's Delegate.
 type delegate Group
 

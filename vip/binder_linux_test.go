@@ -20,6 +20,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/wackamole/wackamole/internal/testenv"
 )
 
 // The integration tests below each make a network namespace named
@@ -38,30 +40,11 @@ func binderRandHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// binderNeedRoot skips the test unless it can create namespaces, or fails
-// it when WACKAMOLE_E2E=1 demands that it runs.
-func binderNeedRoot(t *testing.T) {
-	t.Helper()
-	e2e := os.Getenv("WACKAMOLE_E2E") == "1"
-	if os.Geteuid() != 0 {
-		if e2e {
-			t.Fatal("WACKAMOLE_E2E=1 but not running as root")
-		}
-		t.Skip("needs root for network namespaces (WACKAMOLE_E2E=1 turns this into a failure)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		if e2e {
-			t.Fatalf("WACKAMOLE_E2E=1 but iproute2 is missing: %v", err)
-		}
-		t.Skipf("needs iproute2: %v", err)
-	}
-}
-
 // binderNS creates a namespace with the veth pair wk0/wk1, both up, and
 // removes it when the test ends.
 func binderNS(t *testing.T) string {
 	t.Helper()
-	binderNeedRoot(t)
+	testenv.RequireNetns(t)
 	name := fmt.Sprintf("%s-%d", binderRunPrefix, binderNSCount.Add(1))
 	binderRun(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/wackamole/wackamole/pkg/agent"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/control"
 )
@@ -229,7 +228,7 @@ func command(ctx context.Context, c *control.Client, cmd string, o options, stdo
 	case "drain":
 		start := time.Now()
 		last := ""
-		r, err = c.DrainProgress(ctx, o.timeout, 500*time.Millisecond, func(st agent.Status) {
+		r, err = c.DrainProgress(ctx, o.timeout, 500*time.Millisecond, func(st control.Status) {
 			line := control.DrainLine(st, time.Since(start))
 			if line != last {
 				fmt.Fprintln(stderr, line)

@@ -12,19 +12,19 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/control"
 )
 
 type fakeNode struct {
 	mu     sync.Mutex
-	status agent.Status
+	status control.Status
 	drain  error
 	reload error
 	calls  []string
 }
 
-func (f *fakeNode) Status() agent.Status {
+func (f *fakeNode) Status() control.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
@@ -51,15 +51,15 @@ func (f *fakeNode) Drain(ctx context.Context) error {
 func (f *fakeNode) Undrain(ctx context.Context) error { return f.call("undrain", nil) }
 func (f *fakeNode) Reload(ctx context.Context) error  { return f.call("reload", f.reload) }
 
-func status() agent.Status {
-	return agent.Status{
+func status() control.Status {
+	return control.Status{
 		Node: "n1", State: "mature", Healthy: true,
-		Quorum: agent.Quorum{Have: 3, Need: 2, OK: true},
-		Members: []agent.MemberStatus{
+		Quorum: control.Quorum{Have: 3, Need: 2, OK: true},
+		Members: []control.Member{
 			{Name: "n1", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-01"}},
 			{Name: "n2", Alive: true, State: "mature", Healthy: true, Eligible: true},
 		},
-		VIPs: []agent.VIPStatus{{Name: "vip-01", Addresses: []string{"eth0:198.18.1.1/32"}, Owner: "n1", Holders: []string{"n1"}, Planned: "n1"}},
+		VIPs: []control.VIP{{Name: "vip-01", Addresses: []string{"eth0:198.18.1.1/32"}, Owner: "n1", Holders: []string{"n1"}, Planned: "n1"}},
 	}
 }
 
@@ -71,7 +71,9 @@ func serve(t *testing.T, b control.Backend) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "c.sock")
-	s, err := control.Listen(control.Options{Path: path, Backend: b, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// As root, or through the test's own group: the socket admits root and
+	// the members of the control group.
+	s, err := control.Listen(control.Options{Path: path, Group: testenv.UserGroup(t), Backend: b, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func TestJSON(t *testing.T) {
 		check func(t *testing.T, data []byte)
 	}{
 		{"status", func(t *testing.T, data []byte) {
-			var s agent.Status
+			var s control.Status
 			if err := json.Unmarshal(data, &s); err != nil || s.Quorum.Have != 3 || len(s.Members) != 2 {
 				t.Errorf("%v: %s", err, data)
 			}

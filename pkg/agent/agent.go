@@ -121,19 +121,19 @@ type Agent struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	cfg         *config.Config
-	policy      policy.Config
-	memory      policy.Memory
-	plan        vip.Plan // of the last round
-	held        map[string]bool
-	leaving     map[string]bool
-	since       map[string]time.Time // when this node acquired each held VIP
-	draining    bool
-	healthy     bool
-	announces   map[string]*announcement
-	lastDefend  map[string]time.Time
-	down        []string // VIP interfaces down or missing, as of the last round
-	failing     bool     // health checks failing, as of the last round
+	cfg        *config.Config
+	policy     policy.Config
+	memory     policy.Memory
+	plan       vip.Plan // of the last round
+	held       map[string]bool
+	leaving    map[string]bool
+	since      map[string]time.Time // when this node acquired each held VIP
+	draining   bool
+	healthy    bool
+	announces  map[string]*announcement
+	lastDefend map[string]time.Time
+	down       []string // VIP interfaces down or missing, as of the last round
+	failing    bool     // health checks failing, as of the last round
 	// handing records, for each VIP this node hands over, the owner and
 	// its claims' version when the hand-over began: it lets go once the
 	// owner claims it again (vip.Local.Confirmed).
@@ -142,8 +142,8 @@ type Agent struct {
 	// another member also holds; shared marks the held VIPs that another
 	// member held too at the last round (when that ends, this node has the
 	// last word: it announces again).
-	reclaimed map[string]time.Time
-	shared    map[string]bool
+	reclaimed   map[string]time.Time
+	shared      map[string]bool
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	lastMeta    []byte
 	refresh     period // arp.refresh

@@ -54,14 +54,16 @@ type Quorum struct {
 
 // MemberStatus is one member as this node sees it.
 type MemberStatus struct {
-	Name     string `json:"name"`
-	Addr     string `json:"addr"`
-	Self     bool   `json:"self"`
-	Alive    bool   `json:"alive"`
-	State    string `json:"state"`
-	Healthy  bool   `json:"healthy"`
-	Damped   bool   `json:"damped,omitempty"`
-	Eligible bool   `json:"eligible"`
+	Name    string `json:"name"`
+	Addr    string `json:"addr"`
+	Self    bool   `json:"self"`
+	Alive   bool   `json:"alive"`
+	State   string `json:"state"`
+	Healthy bool   `json:"healthy"`
+	Damped  bool   `json:"damped,omitempty"`
+	// Unreachable: alive by others' reports, not heard by this node.
+	Unreachable bool `json:"unreachable,omitempty"`
+	Eligible    bool `json:"eligible"`
 	// Why is the reason a member is not eligible.
 	Why     string    `json:"why,omitempty"`
 	Since   time.Time `json:"since"`
@@ -146,7 +148,8 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 	}
 	for _, v := range dec.Members {
 		m := v.Member
-		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since, Eligible: v.Eligible, Why: v.Why}
+		ms := MemberStatus{Name: m.Name, Addr: m.Addr.String(), Self: m.Self, Alive: m.Alive, Since: m.Since, Eligible: v.Eligible, Why: v.Why,
+			Unreachable: m.Alive && !m.Direct && !m.Self}
 		if m.Self {
 			m.Meta, m.MetaErr = a.memory.Meta(a.policy, a.local(), now), nil
 			ms.Since = a.started

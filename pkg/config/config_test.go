@@ -710,9 +710,13 @@ func TestValidate(t *testing.T) {
 		{"zero timing", func(c *Config) { c.Timing = "" }, `timing: "" is not a timing profile`},
 		{"zero repeat", func(c *Config) { c.ARP.Repeat = 0 }, "arp.repeat: 0: at least one"},
 		{"no interface", func(c *Config) { c.VIPs[1].Addresses[0].Interface = "" }, "line 9: vip[1].addresses[0]: interface name is empty"},
-		{"damping reuse above suppress", func(c *Config) { c.Damping = Damping{Penalty: 1000, Suppress: 1000, Reuse: 1000, Max: 4000, HalfLife: time.Second} }, "damping.reuse: 1000 is not below suppress (1000)"},
+		{"damping reuse above suppress", func(c *Config) {
+			c.Damping = Damping{Penalty: 1000, Suppress: 1000, Reuse: 1000, Max: 4000, HalfLife: time.Second}
+		}, "damping.reuse: 1000 is not below suppress (1000)"},
 		{"damping without half-life", func(c *Config) { c.Damping = Damping{Penalty: 1000, Suppress: 1000, Reuse: 500, Max: 4000} }, "damping.half_life: must be positive"},
-		{"damping suppress above max", func(c *Config) { c.Damping = Damping{Penalty: 1000, Suppress: 5000, Reuse: 500, Max: 4000, HalfLife: time.Second} }, "damping.suppress: 5000 is above max_penalty (4000)"},
+		{"damping suppress above max", func(c *Config) {
+			c.Damping = Damping{Penalty: 1000, Suppress: 5000, Reuse: 500, Max: 4000, HalfLife: time.Second}
+		}, "damping.suppress: 5000 is above max_penalty (4000)"},
 		{"negative penalty", func(c *Config) { c.Damping.Penalty = -1 }, "damping.penalty: -1 is negative"},
 		{"realtime priority", func(c *Config) { c.RealtimePriority = 100 }, "realtime_priority: 100: SCHED_FIFO priorities are 1 to 99"},
 		{"invalid prefix", func(c *Config) { c.VIPs[1].Addresses[0].Prefix = netip.Prefix{} }, "vip[1].addresses[0]: invalid prefix"},

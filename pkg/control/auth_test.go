@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/internal/testenv"
 )
 
 // The test binary doubles as a client run under other credentials: with
@@ -69,7 +71,7 @@ func TestAuthorize(t *testing.T) {
 }
 
 func TestPeerCredOfSelf(t *testing.T) {
-	_, c := serve(t, &fakeBackend{status: testStatus()}, Options{})
+	_, c := serveAs(t, &fakeBackend{status: testStatus()}, Options{})
 	if os.Getuid() != 0 {
 		// Not root and no group: the server must refuse us.
 		_, err := c.Status(ctx(t))
@@ -134,9 +136,7 @@ func umask() os.FileMode {
 // the server's own check of the peer's credentials, primary and
 // supplementary groups.
 func TestCredentialsOverTheWire(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run clients as other users")
-	}
+	testenv.RequireRoot(t) // to run clients as other users
 	const nobody, nogroup, other = 65534, 65534, 65533
 	// The helper binary must be reachable by nobody: copy it out of the
 	// build cache's private directory.

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 // Client talks to a daemon's control socket. Its methods are safe for
@@ -58,8 +56,8 @@ func (c *Client) Close() {
 }
 
 // Status returns the node's whole state.
-func (c *Client) Status(ctx context.Context) (agent.Status, error) {
-	var st agent.Status
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
 	err := c.do(ctx, http.MethodGet, PathStatus, nil, DefaultTimeout, &st)
 	return st, err
 }
@@ -112,7 +110,7 @@ func (c *Client) Reload(ctx context.Context) (Result, error) {
 // every interval and passes it to progress (from one goroutine, never
 // after DrainProgress returns). A failed poll is skipped: the drain's own
 // answer is what counts.
-func (c *Client) DrainProgress(ctx context.Context, timeout, interval time.Duration, progress func(agent.Status)) (Result, error) {
+func (c *Client) DrainProgress(ctx context.Context, timeout, interval time.Duration, progress func(Status)) (Result, error) {
 	type answer struct {
 		r   Result
 		err error

@@ -34,7 +34,7 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { os.RemoveAll(dir) })
-	s, err := Listen(Options{Path: filepath.Join(dir, "c.sock"), Backend: &fakeBackend{status: testStatus()}, Logger: quietLogger()})
+	s, err := Listen(usable(f, Options{Path: filepath.Join(dir, "c.sock"), Backend: &fakeBackend{status: testStatus()}, Logger: quietLogger()}))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,12 +9,16 @@
 //
 // The endpoints are versioned under /v1:
 //
-//	GET  /v1/status              the node's whole Status (agent.Status)
+//	GET  /v1/status              the node's whole state (Status)
 //	GET  /v1/members             the group as this node sees it (Members)
 //	GET  /v1/vips                every VIP, its owner and planned owner (VIPs)
 //	POST /v1/drain?timeout=60s   hand every VIP over, stay in the group ineligible
 //	POST /v1/undrain             eligible for VIPs again
 //	POST /v1/reload              reload the configuration file
+//
+// The answers are this package's own types (Status, Members, VIPs,
+// Result): the daemon converts its state to them, so that the wire format
+// changes only with this package, and testdata/*.json pins it.
 //
 // The commands answer with a Result. Every failure has a 4xx or 5xx status
 // and a JSON body with an "error" field: a Result with ok false for a
@@ -31,8 +35,6 @@ package control
 
 import (
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 // Paths of the endpoints.
@@ -60,16 +62,16 @@ const MaxBodyBytes = 4 << 10
 // Members is the answer of /v1/members.
 type Members struct {
 	// Node is the node that answered.
-	Node    string               `json:"node"`
-	Quorum  agent.Quorum         `json:"quorum"`
-	Members []agent.MemberStatus `json:"members"`
+	Node    string   `json:"node"`
+	Quorum  Quorum   `json:"quorum"`
+	Members []Member `json:"members"`
 }
 
 // VIPs is the answer of /v1/vips.
 type VIPs struct {
 	// Node is the node that answered.
-	Node string            `json:"node"`
-	VIPs []agent.VIPStatus `json:"vips"`
+	Node string `json:"node"`
+	VIPs []VIP  `json:"vips"`
 }
 
 // Result is the answer of a command (drain, undrain, reload).

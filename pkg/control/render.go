@@ -7,8 +7,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 // The human output of wackatrl: aligned tables that answer "who owns what"
@@ -20,7 +18,7 @@ func newTable(w io.Writer) *tabwriter.Writer {
 }
 
 // WriteStatus writes the node's summary, then the members and VIPs tables.
-func WriteStatus(w io.Writer, s agent.Status, now time.Time) error {
+func WriteStatus(w io.Writer, s Status, now time.Time) error {
 	t := newTable(w)
 	health := "healthy"
 	if !s.Healthy {
@@ -34,6 +32,9 @@ func WriteStatus(w io.Writer, s agent.Status, now time.Time) error {
 	}
 	fmt.Fprintf(t, "config\t%s (timing %s)\n", orDash(fp), orDash(s.Timing))
 	fmt.Fprintf(t, "up\t%s (gossip health %d%s)\n", Age(s.Started, now), s.GossipHealth, gossipHint(s.GossipHealth))
+	if d := s.Damping; d.Damped || d.Penalty > 0 {
+		fmt.Fprintf(t, "damping\t%s\n", damping(d, now))
+	}
 	if err := t.Flush(); err != nil {
 		return err
 	}
@@ -45,12 +46,29 @@ func WriteStatus(w io.Writer, s agent.Status, now time.Time) error {
 	return WriteVIPs(w, VIPs{Node: s.Node, VIPs: s.VIPs}, now)
 }
 
-func quorum(q agent.Quorum) string {
+func quorum(q Quorum) string {
 	s := fmt.Sprintf("%d/%d", q.Have, q.Need)
 	if q.OK {
 		return s + " ok"
 	}
 	return s + " LOST: takes no orphan VIP and does no rebalance"
+}
+
+// damping describes a node's flap damping.
+func damping(d Damping, now time.Time) string {
+	s := fmt.Sprintf("penalty %d after %d flaps", d.Penalty, d.Flaps)
+	if d.Damped {
+		return "DAMPED (flapping): takes no VIPs for " + until(d.Until, now) + ", " + s
+	}
+	return s + ", not damped"
+}
+
+// until says how long until t, rounded to the second.
+func until(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return max(t.Sub(now), 0).Round(time.Second).String()
 }
 
 func gossipHint(score int) string {
@@ -78,8 +96,14 @@ func WriteMembers(w io.Writer, m Members, now time.Time) error {
 			health = "-"
 		}
 		alive := "yes"
-		if !ms.Alive {
+		switch {
+		case !ms.Alive:
 			alive = "NO"
+		case ms.Unreachable:
+			alive = "yes, not from here"
+		}
+		if ms.Damped {
+			health += ", damped"
 		}
 		eligible := "yes"
 		if !ms.Eligible {
@@ -113,7 +137,7 @@ func WriteVIPs(w io.Writer, v VIPs, now time.Time) error {
 }
 
 // handover describes a VIP's move, "-" when none is under way.
-func handover(vs agent.VIPStatus) string {
+func handover(vs VIP) string {
 	if vs.Planned == vs.Owner {
 		if vs.Owner == "" && vs.Reason != "" {
 			return "none: " + vs.Reason + waits(vs.Waiting)
@@ -161,7 +185,7 @@ func WriteResult(w io.Writer, r Result) error {
 
 // DrainLine describes a drain in progress in one line, from a status.
 // elapsed is how long the drain has run.
-func DrainLine(s agent.Status, elapsed time.Duration) string {
+func DrainLine(s Status, elapsed time.Duration) string {
 	var moving []string
 	mine := held(s)
 	for _, v := range s.VIPs {

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -44,16 +42,16 @@ vip-02  eth0:198.18.1.2/32  n2     -      to n1 (rebalanced); waits: n1 adds it 
 }
 
 func TestWriteStatusTrouble(t *testing.T) {
-	s := agent.Status{
+	s := Status{
 		Node:         "n1",
 		State:        "mature",
-		Quorum:       agent.Quorum{Have: 1, Need: 2},
+		Quorum:       Quorum{Have: 1, Need: 2},
 		GossipHealth: 3,
-		Members: []agent.MemberStatus{
+		Members: []Member{
 			{Name: "n1", Self: true, Alive: true, State: "mature", Why: "unhealthy", Held: []string{"vip-01"}, Leaving: []string{"vip-02"}},
 			{Name: "n2", Addr: "198.18.0.3:7946", Why: "silent"},
 		},
-		VIPs: []agent.VIPStatus{
+		VIPs: []VIP{
 			{Name: "vip-01", Addresses: []string{"eth0:198.18.1.1/32", "eth1:198.18.2.1/32"}, Owner: "n1", Holders: []string{"n1", "n2"}, Planned: "n1", Reason: "contested"},
 			{Name: "vip-02", Addresses: []string{"eth0:198.18.1.2/32"}, Owner: "n1", Holders: []string{"n1"}, Reason: "vacated"},
 			{Name: "vip-03", Reason: "unowned", Waiting: "no quorum"},

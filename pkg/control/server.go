@@ -14,14 +14,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/wackamole/wackamole/pkg/agent"
 )
 
 // Backend is what the server controls; *daemon.Daemon is one.
 type Backend interface {
 	// Status returns the node's state as of its last round.
-	Status() agent.Status
+	Status() Status
 	// Drain hands every VIP over and keeps the node in the group,
 	// ineligible; it returns when done, or when ctx ends.
 	Drain(ctx context.Context) error
@@ -71,6 +69,9 @@ type Server struct {
 	ln      *net.UnixListener
 	http    *http.Server
 	routes  map[string]route
+	// now is the clock that times commands (Result.ElapsedMS); a test
+	// replaces it to get answers that do not vary.
+	now func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,7 +97,7 @@ func Listen(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Server{path: o.Path, group: o.Group, gid: -1, backend: o.Backend, log: o.Logger}
+	s := &Server{path: o.Path, group: o.Group, gid: -1, backend: o.Backend, log: o.Logger, now: time.Now}
 	if o.Group != "" {
 		gid, err := lookupGroup(o.Group)
 		if err != nil {
@@ -341,7 +342,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 	_ = rc.SetWriteDeadline(deadline)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	start := time.Now()
+	start := s.now()
 	err := f(ctx)
 	if r.Context().Err() != nil {
 		// The client went away; nobody reads the answer. A drain goes on
@@ -349,6 +350,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 		s.log.Info("control: client left before "+name+" finished", "err", err)
 		return
 	}
+	elapsed := s.now().Sub(start)
 	st := s.backend.Status()
 	res := Result{
 		Command:   name,
@@ -356,7 +358,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 		OK:        err == nil,
 		State:     st.State,
 		Held:      held(st),
-		ElapsedMS: time.Since(start).Milliseconds(),
+		ElapsedMS: elapsed.Milliseconds(),
 	}
 	code := http.StatusOK
 	if err != nil {
@@ -366,9 +368,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 			res.TimedOut = true
 			code = http.StatusGatewayTimeout
 		}
-		s.log.Warn("control: "+name+" failed", "err", err, "elapsed", time.Since(start))
+		s.log.Warn("control: "+name+" failed", "err", err, "elapsed", elapsed)
 	} else {
-		s.log.Info("control: "+name+" done", "elapsed", time.Since(start))
+		s.log.Info("control: "+name+" done", "elapsed", elapsed)
 	}
 	writeJSON(w, code, res)
 }
@@ -376,7 +378,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, name string, timeou
 // held lists the VIPs the answering node holds. Its own member entry is
 // built from what it holds at the end of the last round; the VIPs' holder
 // lists come from the round's input and may lag by one round.
-func held(st agent.Status) []string {
+func held(st Status) []string {
 	for _, m := range st.Members {
 		if m.Self {
 			return append([]string{}, m.Held...)

@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/internal/testenv"
 )
 
 // fakeBackend records the commands and answers with canned results.
 type fakeBackend struct {
 	mu      sync.Mutex
-	status  agent.Status
+	status  Status
 	calls   []string
 	drain   func(ctx context.Context) error
 	undrain error
@@ -32,7 +32,7 @@ type fakeBackend struct {
 	deadline time.Time
 }
 
-func (f *fakeBackend) Status() agent.Status {
+func (f *fakeBackend) Status() Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.status
@@ -80,19 +80,19 @@ func (f *fakeBackend) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func testStatus() agent.Status {
-	return agent.Status{
+func testStatus() Status {
+	return Status{
 		Node:    "n1",
 		State:   "mature",
 		Healthy: true,
-		Quorum:  agent.Quorum{Have: 3, Need: 2, OK: true},
+		Quorum:  Quorum{Have: 3, Need: 2, OK: true},
 		Timing:  "lan",
-		Members: []agent.MemberStatus{
+		Members: []Member{
 			{Name: "n1", Addr: "198.18.0.2:7946", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-01"}},
 			{Name: "n2", Addr: "198.18.0.3:7946", Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-02"}},
 			{Name: "n3", Addr: "198.18.0.4:7946", Alive: true, State: "draining", Healthy: true, Why: "draining"},
 		},
-		VIPs: []agent.VIPStatus{
+		VIPs: []VIP{
 			{Name: "vip-01", Addresses: []string{"eth0:198.18.1.1/32"}, Owner: "n1", Holders: []string{"n1"}, Planned: "n1", Reason: "kept"},
 			{Name: "vip-02", Addresses: []string{"eth0:198.18.1.2/32"}, Owner: "n2", Holders: []string{"n2"}, Planned: "n2", Reason: "kept"},
 		},
@@ -115,8 +115,25 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// serve starts a server with backend b on a fresh socket.
+// serve starts a server with backend b on a fresh socket that the test
+// may use, as root or through its own group (testenv.UserGroup).
 func serve(t *testing.T, b Backend, o Options) (*Server, *Client) {
+	t.Helper()
+	return serveAs(t, b, usable(t, o))
+}
+
+// usable gives o the test's own group unless it runs as root or o names a
+// group: the socket admits root and the members of the control group.
+func usable(t testing.TB, o Options) Options {
+	t.Helper()
+	if o.Group == "" {
+		o.Group = testenv.UserGroup(t)
+	}
+	return o
+}
+
+// serveAs starts a server with backend b and options o as they are.
+func serveAs(t *testing.T, b Backend, o Options) (*Server, *Client) {
 	t.Helper()
 	if o.Path == "" {
 		o.Path = filepath.Join(shortDir(t), "c.sock")
@@ -158,7 +175,7 @@ func TestEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Node != "n1" || st.Quorum != (agent.Quorum{Have: 3, Need: 2, OK: true}) || len(st.Members) != 3 || len(st.VIPs) != 2 {
+	if st.Node != "n1" || st.Quorum != (Quorum{Have: 3, Need: 2, OK: true}) || len(st.Members) != 3 || len(st.VIPs) != 2 {
 		t.Errorf("status = %+v", st)
 	}
 
@@ -389,7 +406,7 @@ func TestLongCommandOutlivesReadTimeout(t *testing.T) {
 			return ctx.Err()
 		}
 	}}
-	o := Options{Path: filepath.Join(shortDir(t), "c.sock"), Backend: b, Logger: quietLogger()}
+	o := usable(t, Options{Path: filepath.Join(shortDir(t), "c.sock"), Backend: b, Logger: quietLogger()})
 	s, err := Listen(o)
 	if err != nil {
 		t.Fatal(err)
@@ -433,12 +450,12 @@ func TestDrainProgress(t *testing.T) {
 		return nil
 	}}
 	_, c := serve(t, b, Options{})
-	var seen []agent.Status
+	var seen []Status
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		close(release)
 	}()
-	r, err := c.DrainProgress(ctx(t), time.Minute, 50*time.Millisecond, func(s agent.Status) { seen = append(seen, s) })
+	r, err := c.DrainProgress(ctx(t), time.Minute, 50*time.Millisecond, func(s Status) { seen = append(seen, s) })
 	if err != nil || !r.OK {
 		t.Fatalf("drain = %+v, %v", r, err)
 	}
@@ -492,7 +509,7 @@ func TestRefusesNonSocket(t *testing.T) {
 func TestCloseRemovesTheSocket(t *testing.T) {
 	for _, served := range []bool{false, true} {
 		path := filepath.Join(shortDir(t), "c.sock")
-		s, err := Listen(Options{Path: path, Backend: &fakeBackend{}, Logger: quietLogger()})
+		s, err := Listen(usable(t, Options{Path: path, Backend: &fakeBackend{}, Logger: quietLogger()}))
 		if err != nil {
 			t.Fatal(err)
 		}

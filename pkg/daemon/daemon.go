@@ -199,11 +199,6 @@ func (d *Daemon) serve() {
 	}
 }
 
-// Status is the agent's status. With Drain, Undrain and Reload it makes the
-// Daemon the control socket's backend (control.Backend) and the metrics'
-// source (metrics.Source).
-func (d *Daemon) Status() agent.Status { return d.agent.Status() }
-
 // Drain hands every VIP over and keeps the node in the group, ineligible.
 func (d *Daemon) Drain(ctx context.Context) error { return d.agent.Drain(ctx) }
 

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/membership"
-	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/config"
-	"github.com/wackamole/wackamole/pkg/internal/testenv"
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // examplesDir is the examples directory, from this package's directory.
@@ -294,7 +294,7 @@ func TestExampleServiceCapabilities(t *testing.T) {
 		}
 	}
 
-	lab.Require(t, "setpriv")
+	testenv.RequireNetns(t, "setpriv")
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
 		t.Fatalf("user nobody: %v", err)
@@ -439,7 +439,7 @@ func TestExampleServiceCapabilities(t *testing.T) {
 func buildWackalab(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "wackalab")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/wackamole/wackamole/cmd/wackalab").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/wackamole/wackamole/pkg/internal/cmd/wackalab").CombinedOutput()
 	if err != nil {
 		t.Fatalf("building wackalab: %v\n%s", err, out)
 	}
@@ -459,7 +459,7 @@ type demoRun struct {
 // prefix is left.
 func startDemo(t *testing.T, args ...string) *demoRun {
 	t.Helper()
-	lab.Require(t, "dnsmasq")
+	testenv.RequireNetns(t, "dnsmasq")
 	bin := buildWackalab(t)
 	d := &demoRun{
 		out:    &testenv.LogBuffer{},

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // The owner of a VIP dies with its host (daemon killed, link down): a

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // A node whose health check fails hands its VIP over to a healthy peer

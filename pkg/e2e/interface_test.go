@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // An address removed by hand (`ip addr del`) is put back by its owner, and

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // A VIP with an IPv4 and an IPv6 address fails over as one: the client

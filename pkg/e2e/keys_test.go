@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/control"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // A key rotation in three reloads (add the new key, make it primary, drop

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
-	"github.com/wackamole/wackamole/pkg/lab"
+	"github.com/wackamole/wackamole/internal/testenv"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // binary is the wackamole daemon built once for all tests; wackatrlBinary
@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 // logging the daemons' logs if the test failed.
 func newCluster(t *testing.T, opt cluster.Options) *cluster.Cluster {
 	t.Helper()
-	lab.Require(t, "nft")
+	testenv.RequireNetns(t, "nft")
 	opt.Binary = binary
 	opt.Dir = t.TempDir()
 	opt.Prefix = "wkt" + fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff)

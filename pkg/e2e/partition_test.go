@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // watchAcquisitions polls the holders until stop is closed and reports

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/cluster"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // Three nodes, three VIPs: each node ends up with exactly one, and the

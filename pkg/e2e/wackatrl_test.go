@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/agent"
-	"github.com/wackamole/wackamole/pkg/cluster"
 	"github.com/wackamole/wackamole/pkg/control"
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 // metricsPort is where each node serves metrics, on its own lab address.
@@ -92,13 +91,13 @@ func ownersFromIP(c *cluster.Cluster, h map[netip.Addr][]string) map[string]stri
 	return out
 }
 
-func member(ms []agent.MemberStatus, name string) (agent.MemberStatus, bool) {
+func member(ms []control.Member, name string) (control.Member, bool) {
 	for _, m := range ms {
 		if m.Name == name {
 			return m, true
 		}
 	}
-	return agent.MemberStatus{}, false
+	return control.Member{}, false
 }
 
 // Every wackatrl command against real daemons: status, members and vips
@@ -118,9 +117,9 @@ func TestWackatrl(t *testing.T) {
 
 	t.Run("status", func(t *testing.T) {
 		for _, n := range c.Nodes {
-			var st agent.Status
+			var st control.Status
 			wackatrlJSON(t, n, &st, "status")
-			if st.Node != n.Name || st.Quorum != (agent.Quorum{Have: 3, Need: 2, OK: true}) || len(st.Members) != 3 {
+			if st.Node != n.Name || st.Quorum != (control.Quorum{Have: 3, Need: 2, OK: true}) || len(st.Members) != 3 {
 				t.Errorf("%s: node %q, quorum %+v, %d members", n.Name, st.Node, st.Quorum, len(st.Members))
 			}
 			for _, m := range st.Members {
@@ -278,7 +277,7 @@ func TestWackatrl(t *testing.T) {
 				return ""
 			})
 		}
-		var st agent.Status
+		var st control.Status
 		wackatrlJSON(t, owner, &st, "status")
 		if st.State != "draining" || !st.Quorum.OK || st.Quorum.Have != 3 {
 			t.Errorf("the drained node's status: state %s, quorum %+v", st.State, st.Quorum)
@@ -403,9 +402,9 @@ func TestWackatrl(t *testing.T) {
 	})
 }
 
-func mustStatus(t *testing.T, n *cluster.Node) agent.Status {
+func mustStatus(t *testing.T, n *cluster.Node) control.Status {
 	t.Helper()
-	var st agent.Status
+	var st control.Status
 	wackatrlJSON(t, n, &st, "status")
 	return st
 }

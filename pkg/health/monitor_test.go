@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/config"
-	"github.com/wackamole/wackamole/pkg/internal/testenv"
 )
 
 // run starts m.Run and returns a function that stops it and checks that

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/config"
-	"github.com/wackamole/wackamole/pkg/internal/testenv"
 )
 
 // script writes a shell script to dir and returns its name.

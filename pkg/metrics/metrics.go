@@ -1,9 +1,10 @@
 // Package metrics exports a wackamole node's state to Prometheus.
 //
-// A Collector reads the agent's Status on every scrape, so the metrics can
-// never disagree with what wackatrl shows, and nothing has to be updated on
-// the reconcile loop's path. The counters are the agent's own (counted
-// since the daemon started), exported as Prometheus counters.
+// A Collector reads the node's status (the control protocol's Status) on
+// every scrape, so the metrics can never disagree with what wackatrl shows,
+// and nothing has to be updated on the reconcile loop's path. The counters
+// are the agent's own (counted since the daemon started), exported as
+// Prometheus counters.
 package metrics
 
 import (
@@ -21,12 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/control"
 )
 
-// Source gives the node's state; *agent.Agent and *daemon.Daemon are one.
+// Source gives the node's state; *daemon.Daemon is one.
 type Source interface {
-	Status() agent.Status
+	Status() control.Status
 }
 
 // Member states always exported, 0 when no member is in them, so that a
@@ -57,6 +58,9 @@ var (
 	announcementsDesc = desc("announcements_total", "Gratuitous ARP and unsolicited neighbour advertisements sent.")
 	errorsDesc        = desc("errors_total", "Errors applying the plan (netlink, ARP, metadata).")
 	gossipHealthDesc  = desc("gossip_health_score", "memberlist's awareness score: 0 is healthy, higher means this node is slow to keep up with the group.")
+	dampedDesc        = desc("damped", "1 while this node is damped for flapping: it takes no VIPs.")
+	penaltyDesc       = desc("damping_penalty", "This node's flap damping penalty (RFC 2439 style: each flap adds, it halves every half-life).")
+	unreachableDesc   = desc("members_unreachable", "Members that others hear but this node does not: a cut path between two members.")
 )
 
 // Collector is a prometheus.Collector of a node's Status.
@@ -74,7 +78,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		membersDesc, eligibleDesc, quorumHaveDesc, quorumNeedDesc, quorumOKDesc, vipsDesc, vipsHeldDesc,
 		vipOwnerDesc, vipHoldersDesc, nodeInfoDesc, healthyDesc, startDesc, acquisitionsDesc, releasesDesc,
-		conflictsDesc, announcementsDesc, errorsDesc, gossipHealthDesc,
+		conflictsDesc, announcementsDesc, errorsDesc, gossipHealthDesc, dampedDesc, penaltyDesc, unreachableDesc,
 	} {
 		ch <- d
 	}
@@ -98,8 +102,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	byState := map[string]int{}
-	eligible := 0
+	eligible, unreachable := 0, 0
 	for _, m := range s.Members {
+		if m.Unreachable {
+			unreachable++
+		}
 		state := m.State
 		if !m.Alive {
 			state = "dead"
@@ -156,6 +163,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(announcementsDesc, s.Counters.Announcements)
 	counter(errorsDesc, s.Counters.Errors)
 	gauge(gossipHealthDesc, float64(s.GossipHealth))
+	gauge(dampedDesc, b2f(s.Damping.Damped))
+	gauge(penaltyDesc, float64(s.Damping.Penalty))
+	gauge(unreachableDesc, float64(unreachable))
 }
 
 func b2f(b bool) float64 {

@@ -13,46 +13,47 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/control"
 )
 
 type fakeSource struct {
 	mu sync.Mutex
-	s  agent.Status
+	s  control.Status
 }
 
-func (f *fakeSource) Status() agent.Status {
+func (f *fakeSource) Status() control.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.s
 }
 
-func (f *fakeSource) set(s agent.Status) {
+func (f *fakeSource) set(s control.Status) {
 	f.mu.Lock()
 	f.s = s
 	f.mu.Unlock()
 }
 
-func status() agent.Status {
-	return agent.Status{
+func status() control.Status {
+	return control.Status{
 		Node:         "n1",
 		State:        "mature",
 		Healthy:      true,
-		Quorum:       agent.Quorum{Have: 2, Need: 2, OK: true},
+		Quorum:       control.Quorum{Have: 2, Need: 2, OK: true},
 		Timing:       "lan",
 		Started:      time.Unix(1700000000, 500_000_000),
 		GossipHealth: 1,
-		Members: []agent.MemberStatus{
+		Damping:      control.Damping{Damped: true, Penalty: 1450, Flaps: 2},
+		Members: []control.Member{
 			{Name: "n1", Self: true, Alive: true, State: "mature", Healthy: true, Eligible: true, Held: []string{"vip-01", "vip-02"}},
-			{Name: "n2", Alive: true, State: "draining", Healthy: true},
+			{Name: "n2", Alive: true, Unreachable: true, State: "draining", Healthy: true},
 			{Name: "n3", Alive: false, State: "mature"},
 		},
-		VIPs: []agent.VIPStatus{
+		VIPs: []control.VIP{
 			{Name: "vip-01", Owner: "n1", Holders: []string{"n1"}},
 			{Name: "vip-02", Owner: "n1", Holders: []string{"n2", "n1"}},
 			{Name: "vip-03"},
 		},
-		Counters: agent.Counters{
+		Counters: control.Counters{
 			Acquired:      map[string]uint64{"orphaned": 2, "rebalanced": 1},
 			Released:      map[string]uint64{"drain": 1},
 			Conflicts:     3,
@@ -128,6 +129,15 @@ wackamole_errors_total 1
 # HELP wackamole_gossip_health_score memberlist's awareness score: 0 is healthy, higher means this node is slow to keep up with the group.
 # TYPE wackamole_gossip_health_score gauge
 wackamole_gossip_health_score 1
+# HELP wackamole_damped 1 while this node is damped for flapping: it takes no VIPs.
+# TYPE wackamole_damped gauge
+wackamole_damped 1
+# HELP wackamole_damping_penalty This node's flap damping penalty (RFC 2439 style: each flap adds, it halves every half-life).
+# TYPE wackamole_damping_penalty gauge
+wackamole_damping_penalty 1450
+# HELP wackamole_members_unreachable Members that others hear but this node does not: a cut path between two members.
+# TYPE wackamole_members_unreachable gauge
+wackamole_members_unreachable 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -138,7 +148,7 @@ wackamole_gossip_health_score 1
 
 	// Every scrape reads the status afresh.
 	s := status()
-	s.Quorum = agent.Quorum{Have: 1, Need: 2}
+	s.Quorum = control.Quorum{Have: 1, Need: 2}
 	src.set(s)
 	lost := `
 # HELP wackamole_quorum_ok 1 when this node sees a quorum: it may take orphaned VIPs and rebalance.

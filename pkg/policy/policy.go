@@ -131,8 +131,8 @@ type Memory struct {
 	lasting       map[string]bool
 	// damp is this node's flap damping; down and failing are the flaps'
 	// inputs as of the previous round.
-	damp    damping.State
-	damped  bool
+	damp     damping.State
+	damped   bool
 	down     map[string]bool
 	failing  bool
 	ignoring bool // every eligible member is damped

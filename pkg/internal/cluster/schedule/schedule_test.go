@@ -1,0 +1,162 @@
+package schedule
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestScheduleDeterministic(t *testing.T) {
+	opt := Options{Length: 30 * time.Minute, Seed: 42}
+	a, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("the same seed gave two schedules")
+	}
+	opt.Seed = 43
+	c, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(a, c) {
+		t.Fatal("seeds 42 and 43 gave the same schedule")
+	}
+}
+
+// Outside quorum-loss episodes at most MaxFaulty nodes are faulty at once;
+// splits and quorum losses overlap nothing; no node has two faults at once.
+func TestScheduleAtMostTwoFaulty(t *testing.T) {
+	for seed := range int64(40) {
+		for _, nodes := range []int{3, 5, 7} {
+			faults, err := New(Options{Nodes: nodes, Length: 30 * time.Minute, Seed: seed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range faults {
+				// The set of faults active at f's start: checking at every
+				// start is enough, since the count only grows at starts.
+				active := map[int]int{} // node -> faults
+				others := 0
+				for _, g := range faults {
+					if g.At <= f.At && f.At < g.End() {
+						if g.ID != f.ID {
+							others++
+						}
+						if g.Kind == FaultQuorumIsolate {
+							continue // every node, but alone: checked below
+						}
+						for _, n := range g.Nodes {
+							active[n]++
+						}
+					}
+				}
+				exclusive := f.Kind == FaultSplit || f.Kind.LosesQuorum()
+				if exclusive && others > 0 {
+					t.Fatalf("seed %d, %d nodes: %s overlaps %d other faults", seed, nodes, f, others)
+				}
+				if !f.Kind.LosesQuorum() && len(active) > MaxFaulty(nodes) {
+					t.Fatalf("seed %d, %d nodes: %d nodes faulty at %v (%v)", seed, nodes, len(active), f.At, active)
+				}
+				for n, k := range active {
+					if k > 1 {
+						t.Fatalf("seed %d: node %d has %d faults at %v", seed, n, k, f.At)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestScheduleKinds(t *testing.T) {
+	const length = 2 * time.Hour
+	faults, err := New(Options{Length: length, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[FaultKind]int{}
+	quietGaps := 0
+	var lastEnd time.Duration
+	for i, f := range faults {
+		seen[f.Kind]++
+		if f.ID != i+1 {
+			t.Errorf("fault %d has ID %d", i+1, f.ID)
+		}
+		if i > 0 && f.At < faults[i-1].At {
+			t.Errorf("%s starts before %s", f, faults[i-1])
+		}
+		if f.At >= length || f.Duration <= 0 {
+			t.Errorf("%s: outside the schedule or empty", f)
+		}
+		if !slices.IsSorted(f.Nodes) || len(slices.Compact(slices.Clone(f.Nodes))) != len(f.Nodes) {
+			t.Errorf("%s: nodes not sorted and distinct", f)
+		}
+		for _, n := range f.Nodes {
+			if n < 0 || n >= 5 {
+				t.Errorf("%s: node %d out of range", f, n)
+			}
+		}
+		want := map[FaultKind]int{FaultKill: 1, FaultTerm: 1, FaultFlap: 1, FaultIsolate: 1, FaultSplit: 2, FaultQuorumKill: 3, FaultQuorumIsolate: 5}[f.Kind]
+		if len(f.Nodes) != want {
+			t.Errorf("%s: %d nodes, want %d", f, len(f.Nodes), want)
+		}
+		if f.At-lastEnd >= DefaultQuiet {
+			quietGaps++
+		}
+		lastEnd = max(lastEnd, f.End())
+	}
+	for _, k := range FaultKinds {
+		if seen[k] == 0 {
+			t.Errorf("no %s fault in %v of schedule: %v", k, length, seen)
+		}
+	}
+	if quietGaps < len(faults)/5 {
+		t.Errorf("only %d of %d gaps leave the group alone for %v", quietGaps, len(faults), DefaultQuiet)
+	}
+	t.Logf("%d faults in %v: %v; %d quiet gaps", len(faults), length, seen, quietGaps)
+}
+
+// pkg/e2e's TestSoak runs seed 59 for 2 minutes by default: every kind of
+// fault must be in it.
+func TestScheduleCISeed(t *testing.T) {
+	faults, err := New(Options{Length: 2 * time.Minute, Seed: 59})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[FaultKind]bool{}
+	for _, f := range faults {
+		seen[f.Kind] = true
+	}
+	for _, k := range FaultKinds {
+		if !seen[k] {
+			t.Errorf("no %s fault", k)
+		}
+	}
+}
+
+func TestScheduleOptions(t *testing.T) {
+	if _, err := New(Options{Nodes: 2, Length: time.Minute}); err == nil {
+		t.Error("2 nodes: no error")
+	}
+	if _, err := New(Options{Length: -time.Second}); err == nil {
+		t.Error("negative length: no error")
+	}
+	if f, err := New(Options{}); err != nil || len(f) != 0 {
+		t.Errorf("zero length: %v, %v", f, err)
+	}
+	faults, err := New(Options{Length: 2 * time.Hour, Seed: 1, QuorumLoss: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range faults {
+		if f.Kind.LosesQuorum() {
+			t.Fatalf("QuorumLoss < 0 and yet %s", f)
+		}
+	}
+}
