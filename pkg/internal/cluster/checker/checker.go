@@ -44,6 +44,11 @@ const (
 	// notices it is alone (and gives it up when the majority announces it).
 	// 500 ms plus poll slack.
 	DefaultQuorumLag = 750 * time.Millisecond
+	// DefaultDamping is how long after a link of a node went down the
+	// node may be damped for flapping and hold no VIP: the daemon's
+	// longest damping (30 s) plus slack. The balance is checked without
+	// it meanwhile.
+	DefaultDamping = 32 * time.Second
 )
 
 // ViolationKind names an invariant the soak test checks.
@@ -200,6 +205,9 @@ type Options struct {
 	// MaxOverlap, if positive, makes a VIP on two reachable nodes for
 	// longer than that a violation at any time (ViolationOverlap).
 	MaxOverlap time.Duration
+	// Damping is how long after a link of a node went down the node may
+	// be damped (see DefaultDamping); negative: never.
+	Damping time.Duration
 }
 
 // Stats are what the checker saw besides violations.
@@ -281,6 +289,8 @@ type nodeModel struct {
 	group    int
 	cut      *cutoff // non-nil while cut off from the majority
 	leftover bool    // a leftover was reported for this Down period
+	// dampedUntil: the node may be damped for flapping until then.
+	dampedUntil time.Time
 }
 
 // cutoff is one period of a node cut off from any majority.
@@ -315,6 +325,9 @@ func New(opt Options) *Checker {
 	}
 	if opt.QuorumLag <= 0 {
 		opt.QuorumLag = DefaultQuorumLag
+	}
+	if opt.Damping == 0 {
+		opt.Damping = DefaultDamping
 	}
 	c := &Checker{
 		opt:      opt,
@@ -416,6 +429,9 @@ func (c *Checker) SetLink(t time.Time, node string, up bool) {
 		return
 	}
 	c.changeLocked(t)
+	if n.linkUp && !up && c.opt.Damping > 0 {
+		n.dampedUntil = t.Add(c.opt.Damping)
+	}
 	n.linkUp = up
 	c.recompute(t)
 }
@@ -672,7 +688,9 @@ func (c *Checker) conditions(s Snapshot) map[condKey]string {
 	maj := c.majority()
 	load := map[string]int{}
 	for name := range maj {
-		if c.nodes[name].daemon == DaemonRunning {
+		// A node that may be damped holds what it holds, nothing if it
+		// lets go: the others' balance is checked without it.
+		if n := c.nodes[name]; n.daemon == DaemonRunning && !s.Time.Before(n.dampedUntil) {
 			load[name] = 0
 		}
 	}

@@ -236,6 +236,20 @@ func TestCheckerUnbalanced(t *testing.T) {
 	x.want()
 }
 
+// A node whose link went down may be damped for a while after it is back:
+// it holds nothing and the others' 2-1-1-1 is balanced. After the damping
+// it must get its share.
+func TestCheckerDampedNode(t *testing.T) {
+	x := newTrace(t)
+	x.c.SetLink(x.at(0), "n5", false)
+	x.run(time.Second, "n1 n2 n3 n4 n1")
+	x.c.SetLink(x.at(x.now), "n5", true)
+	x.run(20*time.Second, "n1 n2 n3 n4 n1")
+	x.want()
+	x.run(20*time.Second, "n1 n2 n3 n4 n1")
+	x.want(ViolationUnbalanced)
+}
+
 // The isolated node never acquires, except within the quorum lag; the
 // majority takes its VIP and it yields.
 func TestCheckerMinority(t *testing.T) {
