@@ -60,7 +60,7 @@ fuzz:
 	$(call fuzz_one,FuzzParse,120000,./pkg/config/)
 	$(call fuzz_one,FuzzMeta,120000,./membership/)
 	$(call fuzz_one,FuzzShare,120000,./membership/)
-	$(call fuzz_one,FuzzHeartbeat,120000,./membership/)
+	$(call fuzz_one,FuzzEnvelope,120000,./membership/)
 	$(call fuzz_one,FuzzParseClaim,300000,./arp/)
 	$(call fuzz_one,FuzzRequest,40000,./pkg/control/)
 
