@@ -651,3 +651,33 @@ func mix(x uint64) uint64 {
 	x ^= x >> 31
 	return x
 }
+
+// Successors names, for each VIP the plan gives to a member, the member
+// that would get it if its owner failed: the owner in the plan Allocate
+// makes of the same input without that member. Every node computes the
+// same answer. It costs one Allocate per member that owns VIPs.
+//
+// In BGP mode the successor announces a standby path for the VIP, so that
+// a router that loses the owner's session forwards to the successor at
+// once, in its own detection time, before the group has even noticed.
+func Successors(in Input, p Plan) map[string]string {
+	owned := map[string][]string{}
+	for _, a := range p.Assignments {
+		if a.Owner != "" {
+			owned[a.Owner] = append(owned[a.Owner], a.VIP)
+		}
+	}
+	out := map[string]string{}
+	for owner, vips := range owned {
+		without := in
+		without.Members = slices.DeleteFunc(slices.Clone(in.Members), func(m Member) bool { return m.Name == owner })
+		// The owner's VIPs become orphans, as they would on its failure.
+		after := Allocate(without)
+		for _, v := range vips {
+			if a, ok := after.Lookup(v); ok && a.Owner != "" {
+				out[v] = a.Owner
+			}
+		}
+	}
+	return out
+}

@@ -462,3 +462,36 @@ func TestPropertyOrphansSpread(t *testing.T) {
 		t.Fatalf("a dead member's 10 VIPs went to only %d survivors", len(takers))
 	}
 }
+
+func TestSuccessors(t *testing.T) {
+	in := Input{
+		VIPs:   []Spec{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}},
+		Quorum: true,
+		Members: []Member{
+			{Name: "n1", Eligible: true, Holds: []string{"a", "d"}},
+			{Name: "n2", Eligible: true, Holds: []string{"b"}},
+			{Name: "n3", Eligible: true, Holds: []string{"c"}},
+			{Name: "n4"}, // not eligible: never a successor
+		},
+	}
+	p := Allocate(in)
+	succ := Successors(in, p)
+	for _, a := range p.Assignments {
+		s, ok := succ[a.VIP]
+		if !ok || s == a.Owner || s == "n4" {
+			t.Fatalf("%s owned by %s: successor %q", a.VIP, a.Owner, s)
+		}
+		// The successor is who really gets it when the owner fails.
+		without := in
+		without.Members = slices.DeleteFunc(slices.Clone(in.Members), func(m Member) bool { return m.Name == a.Owner })
+		plan := Allocate(without)
+		if after, _ := plan.Lookup(a.VIP); after.Owner != s {
+			t.Fatalf("%s: successor %s, but without %s it goes to %s", a.VIP, s, a.Owner, after.Owner)
+		}
+	}
+	// Alone: no successor.
+	one := Input{VIPs: in.VIPs, Quorum: true, Members: []Member{{Name: "n1", Eligible: true}}}
+	if s := Successors(one, Allocate(one)); len(s) != 0 {
+		t.Fatalf("successors with one member: %v", s)
+	}
+}

@@ -778,3 +778,19 @@ func TestFlappingLinkDamps(t *testing.T) {
 		t.Fatal("the preferred VIP did not come back after the damping ended")
 	}
 }
+
+// The status says what this node holds after the round's actions: a drain
+// answered in the round that released the last VIP reports nothing held.
+func TestStatusShowsWhatIsHeldAfterTheRound(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round()
+	r.peers(t) // quorum lost
+	r.round()
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
+	r.round()
+	for _, m := range r.a.Status().Members {
+		if m.Self && len(m.Held) != 0 {
+			t.Fatalf("status shows %v held after the round released it", m.Held)
+		}
+	}
+}

@@ -157,7 +157,11 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 		if m.MetaErr == nil {
 			ms.State, ms.Healthy, ms.Damped = m.Meta.State.String(), m.Meta.Healthy, m.Meta.Damped
 		}
-		if v.Compatible {
+		switch {
+		case m.Self:
+			// What it holds after this round's actions, not before.
+			ms.Held, ms.Leaving = a.heldNames(), sortedKeys(a.leaving)
+		case v.Compatible:
 			ms.Held, ms.Leaving = v.Claims.Holds, v.Claims.Leaving
 		}
 		s.Members = append(s.Members, ms)
@@ -197,4 +201,8 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 	a.statusMu.Lock()
 	a.status = s
 	a.statusMu.Unlock()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
 }
