@@ -5,6 +5,7 @@ package heartbeat
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -38,31 +39,48 @@ func sockaddrBytes(sa *sockaddr) *[unix.SizeofSockaddrInet6]byte {
 }
 
 // recvBatch receives up to len(bufs) datagrams per system call. Only the
-// receive goroutine uses it.
+// receive goroutine uses it, but for interrupt.
+//
+// It waits for datagrams in ppoll(2) on its locked thread, not in the Go
+// runtime's poller: the kernel then wakes this thread itself when a
+// datagram arrives. Through the poller, a wake-up is a relay between
+// threads (the one in epoll_wait readies the goroutine, hands its P over
+// to the locked thread and goes back to sleep), which costs several times
+// the CPU of the packet itself and depends on the runtime being
+// scheduled at all. An eventfd in the same ppoll ends the wait for Close.
 type recvBatch struct {
-	raw   syscall.RawConn
+	fd    int // the socket's; valid until Close, which waits for the loop
+	event int // eventfd: readable once interrupt was called
+	pfds  [2]unix.PollFd
 	hdrs  []mmsghdr
 	iovs  []unix.Iovec
 	names []sockaddr
 	bufs  [][]byte
 	used  int // headers the last call filled in
 
-	n     int
-	errno syscall.Errno
-	fn    func(fd uintptr) bool // r.recv, bound once: a method value allocates
-
 	zoneIndex uint32 // cache of the last IPv6 zone seen
 	zoneName  string
 }
 
-func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) *recvBatch {
+// errInterrupted ends the receive loop.
+var errInterrupted = errors.New("heartbeat: receive interrupted")
+
+func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) (*recvBatch, error) {
 	r := &recvBatch{
-		raw:   raw,
 		hdrs:  make([]mmsghdr, size),
 		iovs:  make([]unix.Iovec, size),
 		names: make([]sockaddr, size),
 		bufs:  make([][]byte, size),
 	}
+	if err := raw.Control(func(fd uintptr) { r.fd = int(fd) }); err != nil {
+		return nil, err
+	}
+	ev, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	r.event = ev
+	r.pfds = [2]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(ev), Events: unix.POLLIN}}
 	for i := range r.hdrs {
 		r.bufs[i] = make([]byte, bufLen)
 		r.iovs[i].Base = &r.bufs[i][0]
@@ -73,42 +91,50 @@ func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) *recvBa
 		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 	}
 	r.used = size
-	r.fn = r.recv
-	return r
+	return r, nil
 }
 
-// read waits for datagrams and returns how many it received.
+// read waits for datagrams and returns how many it received, or
+// errInterrupted once interrupt was called.
 func (r *recvBatch) read() (int, error) {
 	for i := range r.hdrs[:r.used] {
 		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 		r.hdrs[i].hdr.Flags = 0
 		r.hdrs[i].n = 0
 	}
-	r.n, r.errno = 0, 0
-	if err := r.raw.Read(r.fn); err != nil {
-		return 0, err
+	for {
+		r.pfds[0].Revents, r.pfds[1].Revents = 0, 0
+		if _, err := unix.Ppoll(r.pfds[:], nil, nil); err != nil && err != unix.EINTR {
+			return 0, err
+		}
+		if r.pfds[1].Revents != 0 {
+			return 0, errInterrupted
+		}
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case 0:
+			r.used = int(n)
+			return int(n), nil
+		case unix.EAGAIN, unix.EINTR:
+			continue
+		default:
+			r.used = len(r.hdrs)
+			return 0, errno
+		}
 	}
-	if r.errno != 0 {
-		r.used = len(r.hdrs)
-		return 0, r.errno
-	}
-	r.used = r.n
-	return r.n, nil
 }
 
-func (r *recvBatch) recv(fd uintptr) bool {
-	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
-		switch errno {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false // wait in the poller until readable
-		}
-		r.n, r.errno = int(n), errno
-		return true
-	}
+// interrupt makes read return errInterrupted, now or at its next call.
+// Safe to call from any goroutine.
+func (r *recvBatch) interrupt() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	unix.Write(r.event, one[:])
 }
+
+// release frees what the batch holds beyond memory, once read no longer
+// runs.
+func (r *recvBatch) release() { unix.Close(r.event) }
 
 // packet returns datagram i of the last read: its bytes, its source, and
 // whether it was longer than the buffer.

@@ -20,14 +20,24 @@ type recvBatch struct {
 	trunc bool
 }
 
-func newRecvBatch(conn *net.UDPConn, _ syscall.RawConn, _, bufLen int) *recvBatch {
+func newRecvBatch(conn *net.UDPConn, _ syscall.RawConn, _, bufLen int) (*recvBatch, error) {
 	// One byte more than the largest packet: a datagram that fills it
 	// was longer.
-	return &recvBatch{conn: conn, buf: make([]byte, bufLen+1)}
+	return &recvBatch{conn: conn, buf: make([]byte, bufLen+1)}, nil
 }
+
+var errInterrupted = net.ErrClosed
+
+// interrupt closes the socket: the only way to end a blocked read here.
+func (r *recvBatch) interrupt() { r.conn.Close() }
+
+func (r *recvBatch) release() {}
 
 func (r *recvBatch) read() (int, error) {
 	n, from, err := r.conn.ReadFromUDPAddrPort(r.buf)
+	if errors.Is(err, net.ErrClosed) {
+		return 0, errInterrupted
+	}
 	if err != nil {
 		return 0, err
 	}

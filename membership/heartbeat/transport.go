@@ -263,7 +263,6 @@ func Listen(cfg Config) (*Transport, error) {
 		beatTx:   newSendBatch(conn, raw, v6),
 		reqBuf:   make([]byte, MetaRequestLen),
 		reqTx:    newSendBatch(conn, raw, v6),
-		rx:       newRecvBatch(conn, raw, cfg.Batch, MaxPacketLen),
 		opened:   make([]byte, 0, MaxPacketLen),
 		replyBuf: make([]byte, MaxPacketLen),
 		replyTx:  newSendBatch(conn, raw, v6),
@@ -273,6 +272,9 @@ func Listen(cfg Config) (*Transport, error) {
 	if t.handler == nil {
 		t.handler = nopHandler{}
 	}
+	if t.rx, err = newRecvBatch(conn, raw, cfg.Batch, MaxPacketLen); err != nil {
+		return fail(fmt.Errorf("heartbeat: socket on %v: %w", bind, err))
+	}
 	// The counter starts at a random point below 2^62 (see the package
 	// documentation: it is half of the nonce's uniqueness argument).
 	t.counter.Store(binary.BigEndian.Uint64(seed[4:]) >> 2)
@@ -281,9 +283,9 @@ func Listen(cfg Config) (*Transport, error) {
 	ready := make(chan error, 1)
 	go t.receive(cfg.Sched, ready)
 	if err := <-ready; err != nil {
-		conn.Close()
 		<-t.done
-		return nil, err
+		t.rx.release()
+		return fail(err)
 	}
 	return t, nil
 }
@@ -416,16 +418,20 @@ func (t *Transport) Counters() Counters {
 	}
 }
 
-// Close closes the socket, which unblocks a Send blocked on a full send
-// buffer and ends the receive goroutine, and waits for that goroutine:
-// when Close returns, no Handler method runs nor will. Later Sends fail
-// with net.ErrClosed. Further calls return the first call's result. Safe
-// for concurrent use, but not from a Handler (it would wait for itself).
+// Close ends the receive goroutine and waits for it, then closes the
+// socket, which unblocks a Send blocked on a full send buffer: when Close
+// returns, no Handler method runs nor will. Later Sends fail with
+// net.ErrClosed. Further calls return the first call's result. Safe for
+// concurrent use, but not from a Handler (it would wait for itself).
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
-		t.closeErr = t.conn.Close()
+		t.rx.interrupt()
 		<-t.done
+		t.rx.release()
+		if err := t.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			t.closeErr = err
+		}
 	})
 	return t.closeErr
 }
@@ -434,17 +440,20 @@ func (t *Transport) Close() error {
 // the socket is closed.
 func (t *Transport) receive(s Sched, ready chan<- error) {
 	defer close(t.done)
-	// Never unlocked: if s changed the thread's policy, the thread ends
-	// with this goroutine instead of going back to the runtime's pool.
+	// Never unlocked: the thread ends with this goroutine instead of
+	// going back to the runtime's pool. Its policy is reset all the same,
+	// for the one thread the runtime parks instead of ending: the main
+	// thread.
 	if err := LockThread(s); err != nil {
 		ready <- err
 		return
 	}
+	defer resetThreadSched()
 	ready <- nil
 	for {
 		n, err := t.rx.read()
 		if err != nil {
-			if t.closed.Load() || errors.Is(err, net.ErrClosed) {
+			if err == errInterrupted || t.closed.Load() {
 				return
 			}
 			t.stats.readErrors.Add(1)
