@@ -4,7 +4,6 @@ package heartbeat
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -22,24 +21,29 @@ import (
 
 // BenchmarkNodeCPU runs a whole group, every node a process of its own
 // (the test binary as the "node" child) on the loopback interface,
-// heartbeating all-to-all from a locked thread at the given interval, and
-// reports what one node costs: the CPU time of its process (user and
-// system, all threads, the Go runtime included) over the rounds, as a
-// percentage of one core, and the beats lost. One op is one interval.
+// heartbeating all-to-all at the given interval from a locked thread
+// paced by a Pacer, and reports what one node costs: the CPU time of its
+// process (user and system, all threads, the Go runtime included) over
+// the rounds, as a percentage of one core, and the beats lost. One op is
+// one interval. receive=goroutine is the default transport (a receive
+// goroutine woken by every datagram); receive=polled is Config.Polled,
+// the heartbeat loop draining the socket before it sends.
 func BenchmarkNodeCPU(b *testing.B) {
-	for _, c := range []struct {
-		nodes    int
-		interval time.Duration
-	}{
-		{3, 5 * time.Millisecond},
-		{3, 25 * time.Millisecond},
-		{3, 200 * time.Millisecond},
-		{50, 25 * time.Millisecond},
-		{50, 200 * time.Millisecond},
-	} {
-		b.Run(fmt.Sprintf("nodes=%d/interval=%v", c.nodes, c.interval), func(b *testing.B) {
-			runGroup(b, c.nodes, c.interval, b.N)
-		})
+	for _, mode := range []string{"goroutine", "polled"} {
+		for _, c := range []struct {
+			nodes    int
+			interval time.Duration
+		}{
+			{3, 5 * time.Millisecond},
+			{3, 25 * time.Millisecond},
+			{3, 200 * time.Millisecond},
+			{50, 25 * time.Millisecond},
+			{50, 200 * time.Millisecond},
+		} {
+			b.Run(fmt.Sprintf("receive=%s/nodes=%d/interval=%v", mode, c.nodes, c.interval), func(b *testing.B) {
+				runGroup(b, mode, c.nodes, c.interval, b.N)
+			})
+		}
 	}
 }
 
@@ -52,7 +56,7 @@ type child struct {
 	recvd uint64
 }
 
-func runGroup(b *testing.B, n int, interval time.Duration, rounds int) {
+func runGroup(b *testing.B, mode string, n int, interval time.Duration, rounds int) {
 	b.StopTimer()
 	kids := make([]*child, n)
 	defer func() {
@@ -69,7 +73,8 @@ func runGroup(b *testing.B, n int, interval time.Duration, rounds int) {
 			"HEARTBEAT_NODE="+fmt.Sprintf("n%d", i),
 			"HEARTBEAT_KEY="+hex.EncodeToString(key1),
 			"HEARTBEAT_INTERVAL="+interval.String(),
-			"HEARTBEAT_ROUNDS="+strconv.Itoa(rounds))
+			"HEARTBEAT_ROUNDS="+strconv.Itoa(rounds),
+			"HEARTBEAT_RECEIVE="+mode)
 		cmd.Stderr = os.Stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
@@ -138,6 +143,7 @@ func childNode() int {
 	h := &countBeats{}
 	c := DefaultConfig()
 	c.Name, c.Bind, c.Handler, c.Key = os.Getenv("HEARTBEAT_NODE"), loopback4, h, key
+	c.Polled = os.Getenv("HEARTBEAT_RECEIVE") == "polled"
 	tr, err := Listen(c)
 	if err != nil {
 		return fail(err)
@@ -162,37 +168,33 @@ func childNode() int {
 		return fail(err)
 	}
 	before := cpuTime()
-	tick := time.NewTicker(interval)
+	pace, err := NewPacer(interval)
+	if err != nil {
+		return fail(err)
+	}
 	beat := Beat{MetaVersion: 1, Interval: interval}
+	poll := func() error {
+		if !c.Polled {
+			return nil
+		}
+		_, err := tr.Poll()
+		return err
+	}
 	for range rounds {
+		if err := poll(); err != nil {
+			return fail(err)
+		}
 		if err := tr.SendBeat(&beat, peers); err != nil {
 			return fail(err)
 		}
-		<-tick.C
+		pace.Wait()
 	}
-	tick.Stop()
 	// The others' last beats.
 	time.Sleep(min(2*interval, 100*time.Millisecond))
-	fmt.Printf("cpu %d received %d\n", cpuTime()-before, h.n.Load())
-	if os.Getenv("HEARTBEAT_DIAG") != "" {
-		ents, _ := os.ReadDir("/proc/self/task")
-		for _, e := range ents {
-			b, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/schedstat")
-			sc, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/syscall")
-			b = append(bytes.TrimSpace(b), []byte(" syscall "+strings.Fields(string(sc) + " ?")[0])...)
-			c, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/status")
-			var vol, invol string
-			for _, l := range strings.Split(string(c), "\n") {
-				if strings.HasPrefix(l, "voluntary_ctxt_switches") {
-					vol = strings.TrimSpace(strings.Split(l, ":")[1])
-				}
-				if strings.HasPrefix(l, "nonvoluntary_ctxt_switches") {
-					invol = strings.TrimSpace(strings.Split(l, ":")[1])
-				}
-			}
-			fmt.Fprintf(os.Stderr, "%s %s: tid %s schedstat %s vol %s invol %s\n", os.Getenv("HEARTBEAT_NODE"), interval, e.Name(), strings.TrimSpace(string(b)), vol, invol)
-		}
+	if err := poll(); err != nil {
+		return fail(err)
 	}
+	fmt.Printf("cpu %d received %d\n", cpuTime()-before, h.n.Load())
 	return 0
 }
 

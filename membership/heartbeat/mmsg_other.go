@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
+	"time"
 )
 
 // Without recvmmsg and sendmmsg, one datagram per system call through the
@@ -45,8 +47,20 @@ func (r *recvBatch) read() (int, error) {
 	return 1, nil
 }
 
-func (r *recvBatch) packet(int) ([]byte, netip.AddrPort, bool) {
-	return r.buf[:r.n], r.from, r.trunc
+// tryRead is read with a deadline that has passed already.
+func (r *recvBatch) tryRead() (int, error) {
+	r.conn.SetReadDeadline(time.Now())
+	defer r.conn.SetReadDeadline(time.Time{})
+	n, err := r.read()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// packet returns the datagram; its arrival time is when it was read.
+func (r *recvBatch) packet(_ int, now time.Time) ([]byte, netip.AddrPort, bool, time.Time) {
+	return r.buf[:r.n], r.from, r.trunc, now
 }
 
 type sendBatch struct {

@@ -72,6 +72,15 @@ type Config struct {
 	// ReadBuffer, if positive, sets the socket's receive buffer
 	// (SO_RCVBUF) in bytes.
 	ReadBuffer int
+	// Polled starts no receive goroutine: the caller receives by calling
+	// Poll, typically from its heartbeat loop right before it sends. A
+	// node then wakes once per interval instead of once per datagram,
+	// which halves its CPU at short intervals (see the package
+	// documentation). A datagram then waits up to an interval before it
+	// is handled, but the at its Handler gets is still when it arrived
+	// (the kernel's receive timestamp). Sched does not apply: the
+	// caller's thread is the caller's.
+	Polled bool
 	// Process identifies this process in every packet (see
 	// Header.Process). Zero means now, in Unix nanoseconds; receivers
 	// refuse a process older than the newest they heard from this
@@ -177,6 +186,8 @@ type Transport struct {
 	replyTo  [1]netip.AddrPort
 	bucket   tokenBucket
 
+	polled    bool
+	pollMu    sync.Mutex
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -280,6 +291,11 @@ func Listen(cfg Config) (*Transport, error) {
 	t.counter.Store(binary.BigEndian.Uint64(seed[4:]) >> 2)
 	t.sealer.Store(sealer)
 
+	t.polled = cfg.Polled
+	if cfg.Polled {
+		close(t.done)
+		return t, nil
+	}
 	ready := make(chan error, 1)
 	go t.receive(cfg.Sched, ready)
 	if err := <-ready; err != nil {
@@ -418,16 +434,19 @@ func (t *Transport) Counters() Counters {
 	}
 }
 
-// Close ends the receive goroutine and waits for it, then closes the
-// socket, which unblocks a Send blocked on a full send buffer: when Close
-// returns, no Handler method runs nor will. Later Sends fail with
-// net.ErrClosed. Further calls return the first call's result. Safe for
-// concurrent use, but not from a Handler (it would wait for itself).
+// Close ends the receive goroutine and waits for it (or for a Poll in
+// progress), then closes the socket, which unblocks a Send blocked on a
+// full send buffer: when Close returns, no Handler method runs nor will.
+// Later Sends and Polls fail with net.ErrClosed. Further calls return the
+// first call's result. Safe for concurrent use, but not from a Handler
+// (it would wait for itself).
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		t.rx.interrupt()
 		<-t.done
+		t.pollMu.Lock() // a Poll in progress ends first
+		defer t.pollMu.Unlock()
 		t.rx.release()
 		if err := t.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			t.closeErr = err
@@ -462,10 +481,9 @@ func (t *Transport) receive(s Sched, ready chan<- error) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		at := time.Now()
+		now := time.Now()
 		for i := range n {
-			p, from, truncated := t.rx.packet(i)
-			t.handle(p, from, truncated, at)
+			t.handle(t.rx.packet(i, now))
 		}
 	}
 }
@@ -540,6 +558,44 @@ func (t *Transport) handle(p []byte, from netip.AddrPort, truncated bool, at tim
 		}
 		t.handler.OnMetaReply(from, r, at)
 	}
+}
+
+// maxPoll bounds the datagrams one Poll handles, so that a flood cannot
+// hold the heartbeat loop; the rest wait for the next call.
+const maxPoll = 4096
+
+// Poll receives what has arrived since the last call, without waiting,
+// and hands it to the Handler on the caller's goroutine, as the receive
+// goroutine would; it returns how many datagrams it read (at most
+// maxPoll, 4096). For transports with Config.Polled only. It does not
+// allocate on the steady path. Calls are serialised; call it from one
+// loop. After Close it returns net.ErrClosed.
+func (t *Transport) Poll() (int, error) {
+	if !t.polled {
+		return 0, errors.New("heartbeat: Poll on a transport that has a receive goroutine (Config.Polled is false)")
+	}
+	t.pollMu.Lock()
+	defer t.pollMu.Unlock()
+	if t.closed.Load() {
+		return 0, fmt.Errorf("heartbeat: poll: %w", net.ErrClosed)
+	}
+	total := 0
+	for total < maxPoll {
+		n, err := t.rx.tryRead()
+		if err != nil {
+			t.stats.readErrors.Add(1)
+			return total, fmt.Errorf("heartbeat: receive: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		now := time.Now()
+		for i := range n {
+			t.handle(t.rx.packet(i, now))
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // admit runs the replay check and counts its verdict.
