@@ -238,8 +238,9 @@ func (r *recvBatch) timestamp(i int) (int64, bool) {
 	return ts.Nano(), true
 }
 
-// sendBatch sends one packet to many peers per system call. Its user
-// serialises calls.
+// sendBatch sends one packet to many peers per system call, without ever
+// waiting for room in the socket's send buffer. Its user serialises
+// calls.
 type sendBatch struct {
 	raw   syscall.RawConn
 	v6    bool
@@ -252,6 +253,9 @@ type sendBatch struct {
 	n        int
 	errno    syscall.Errno
 	fn       func(fd uintptr) bool
+
+	zone      string // cache of the last IPv6 zone seen, by name
+	zoneIndex uint32
 }
 
 func newSendBatch(_ *net.UDPConn, raw syscall.RawConn, v6 bool) *sendBatch {
@@ -301,6 +305,14 @@ func (s *sendBatch) send(p []byte, to []netip.AddrPort) (sent, failed, first int
 			}
 			return sent, failed + k - s.off, first, err
 		}
+		if s.errno == unix.EAGAIN {
+			// The send buffer is full: nothing more fits now, and a
+			// heartbeat that waits is a stale one.
+			if failed == 0 {
+				first, err = s.peers[s.off], s.errno
+			}
+			return sent, failed + k - s.off, first, err
+		}
 		if s.errno != 0 {
 			// sendmmsg reports an error only for the first datagram
 			// of a call: skip that one and go on with the rest.
@@ -320,12 +332,10 @@ func (s *sendBatch) send(p []byte, to []netip.AddrPort) (sent, failed, first int
 func (s *sendBatch) sendmmsg(fd uintptr) bool {
 	for {
 		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.off])), uintptr(s.cnt-s.off), 0, 0, 0)
-		switch errno {
-		case unix.EINTR:
+		if errno == unix.EINTR {
 			continue
-		case unix.EAGAIN:
-			return false // wait in the poller until writable
 		}
+		// Never wait in the poller for room (EAGAIN): send reports it.
 		s.n, s.errno = int(n), errno
 		if errno == 0 && s.n <= 0 {
 			s.n, s.errno = 0, unix.EIO // the kernel took nothing without saying why
@@ -361,11 +371,14 @@ func (s *sendBatch) sockaddr(sa *sockaddr, ap netip.AddrPort) int {
 	*(*[16]byte)(b[8:24]) = a.As16()
 	var scope uint32
 	if z := a.Zone(); z != "" {
-		id, err := zoneIndex(z)
-		if err != nil {
-			return 0
+		if z != s.zone {
+			id, err := zoneIndex(z)
+			if err != nil {
+				return 0
+			}
+			s.zone, s.zoneIndex = z, id
 		}
-		scope = id
+		scope = s.zoneIndex
 	}
 	binary.NativeEndian.PutUint32(b[24:28], scope)
 	return unix.SizeofSockaddrInet6

@@ -63,6 +63,8 @@ func (r *recvBatch) packet(_ int, now time.Time) ([]byte, netip.AddrPort, bool, 
 	return r.buf[:r.n], r.from, r.trunc, now
 }
 
+// sendBatch writes one datagram at a time. A full send buffer blocks
+// here, where Linux's reports it at once.
 type sendBatch struct {
 	conn *net.UDPConn
 	v6   bool

@@ -16,14 +16,16 @@ import (
 // in clear text, intact), well formed and newer than anything accepted of
 // their type from their sender.
 //
-// Its methods are called on the transport's receive goroutine, one at a
-// time, in the order the packets arrived; at is when the batch that held
-// the packet was read (time.Now, with its monotonic reading). They must
+// Its methods are called on the transport's receive goroutine (with
+// Config.Polled, on the goroutine that calls Poll), one at a time, in the
+// order the packets arrived. at is when the packet arrived: the kernel's
+// receive timestamp, carried over onto a time.Now reading so that it has
+// a monotonic clock reading and compares with time.Now. The methods must
 // not block: while one runs, no packet is read, and with Config.Sched the
 // goroutine runs at realtime priority. The message, and every slice in it,
 // is the transport's and is valid only during the call: copy what you
-// keep. A Handler may call the Transport's Send methods, SetKeys and
-// Forget, but not Close.
+// keep. A Handler may call SendBeat, SendMetaRequest, SetKeys, Forget and
+// Counters, but not Close or Poll.
 type Handler interface {
 	// OnBeat receives a heartbeat.
 	OnBeat(from netip.AddrPort, b *Beat, at time.Time)
@@ -111,7 +113,10 @@ type Counters struct {
 	// or that had an address the socket cannot send to.
 	Sent, SendErrors uint64
 	// Received counts datagrams read; Accepted those handed to the
-	// Handler. Every other datagram received is counted once below.
+	// Handler. Every other datagram received is dropped and counted
+	// once, by reason: Received = Accepted + Malformed + WrongLabel +
+	// BadKey + Corrupt + Replay + TooManySenders (once the datagrams
+	// being handled are).
 	Received, Accepted uint64
 	// Malformed: wrong size for its type (truncated, oversize), unknown
 	// version or type, reserved bytes set.
@@ -194,8 +199,11 @@ type Transport struct {
 	done      chan struct{}
 }
 
-// Listen opens the socket, starts the receive goroutine (locked to its
-// thread, with cfg.Sched applied) and returns the transport.
+// Listen opens the socket and, unless cfg.Polled, starts the receive
+// goroutine (locked to its thread, cfg.Sched applied), and returns the
+// transport. Zero Label, Batch, MaxSenders and ReplyRate take
+// DefaultConfig's values. It fails, having started nothing, if cfg is
+// invalid, the address cannot be bound or cfg.Sched cannot be applied.
 func Listen(cfg Config) (*Transport, error) {
 	def := DefaultConfig()
 	if cfg.Name == "" {
@@ -226,12 +234,19 @@ func Listen(cfg Config) (*Transport, error) {
 	if err := cfg.Sched.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Polled && cfg.Sched != (Sched{}) {
+		return nil, errors.New("heartbeat: Sched is for the receive goroutine, and a Polled transport has none: call LockThread in the goroutine that polls")
+	}
 	sealer, err := NewSealer(cfg.Label, cfg.Key, cfg.OldKeys)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Process == 0 {
-		cfg.Process = uint64(time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		if now <= 0 {
+			return nil, fmt.Errorf("heartbeat: the clock reads %v, before 1970: set Config.Process", time.Now())
+		}
+		cfg.Process = uint64(now)
 	}
 	var seed [12]byte
 	if _, err := rand.Read(seed[:]); err != nil {
@@ -334,11 +349,12 @@ func (t *Transport) next() (uint64, error) {
 // earlier call, or something fails.
 //
 // It returns an error if b is invalid (nothing is sent), or if the kernel
-// refused some datagrams or some addresses are not of the socket's
-// family: the others are sent all the same, and the error says how many
-// failed and the first reason. Safe for concurrent use (calls are
-// serialised), also from a goroutine locked with LockThread; it blocks
-// only while the socket's send buffer is full, and Close unblocks it.
+// refused some datagrams (a full send buffer among them: SendBeat never
+// waits for room, a beat that waits is a stale one) or some addresses are
+// not of the socket's family: the others are sent all the same, and the
+// error says how many failed and the first reason. Safe for concurrent
+// use (calls are serialised), also from a goroutine locked with
+// LockThread.
 func (t *Transport) SendBeat(b *Beat, to []netip.AddrPort) error {
 	t.beatMu.Lock()
 	defer t.beatMu.Unlock()
@@ -435,8 +451,8 @@ func (t *Transport) Counters() Counters {
 }
 
 // Close ends the receive goroutine and waits for it (or for a Poll in
-// progress), then closes the socket, which unblocks a Send blocked on a
-// full send buffer: when Close returns, no Handler method runs nor will.
+// progress), then closes the socket: when Close returns, no Handler
+// method runs nor will.
 // Later Sends and Polls fail with net.ErrClosed. Further calls return the
 // first call's result. Safe for concurrent use, but not from a Handler
 // (it would wait for itself).

@@ -567,6 +567,9 @@ func TestListenErrors(t *testing.T) {
 		"priority":       func(c *Config) { c.Sched = Sched{Policy: PolicyFIFO, Priority: 100} },
 		"other priority": func(c *Config) { c.Sched = Sched{Priority: 1} },
 		"not local":      func(c *Config) { c.Bind = netip.MustParseAddrPort("198.18.0.1:0") },
+		"polled and sched": func(c *Config) {
+			c.Polled, c.Sched = true, Sched{Policy: PolicyFIFO, Priority: 1}
+		},
 	} {
 		c := good
 		mutate(&c)
