@@ -193,14 +193,21 @@
 //
 // # Cost
 //
-// On the 2-core VM this was measured on, sealing a beat takes about
-// 0.3 us and opening one 0.5 us; the rest is the kernel. Waking a sleeping
-// thread costs 30-60 us of CPU there, so what a node costs depends on how
-// often it wakes: with the receive goroutine, once per datagram received
-// and once per interval to send; with Config.Polled, once per interval.
-// BenchmarkNodeCPU (one process per node, all-to-all on loopback) measured
-// about 4.5 % of a core per node for 3 nodes at 5 ms with the receive
-// goroutine and 2 % polled; 0.2 % for 50 nodes at 200 ms polled, 0.7 %
-// with the goroutine. Bare-metal hosts wake threads several times more
-// cheaply.
+// On the 2-core VM this was measured on, sealing a beat takes 0.2-0.5 us
+// and opening one 0.3-0.9 us; sending one datagram over loopback, the
+// receiver's kernel side included, 2-4 us. The rest is waking threads:
+// 30-60 us of CPU per wake-up of a sleeping thread there, more when the
+// host is idle. So what a node costs depends on how often it wakes: with
+// the receive goroutine, once per datagram received and once per interval
+// to send; with Config.Polled, once per interval. BenchmarkNodeCPU (one
+// process per node, all-to-all on loopback, AES-256) measured per node:
+//
+//	                      receive goroutine   Polled
+//	3 nodes, 5 ms         2.0-4.7 %           1.6-2.0 %
+//	3 nodes, 25 ms        0.8-1.3 %           0.6-0.7 %
+//	50 nodes, 25 ms       3.6-3.9 %           1.5-1.8 %
+//	50 nodes, 200 ms      0.5-1.1 %           0.2-0.25 %
+//
+// of one core, the spread being that of the host's load. Bare-metal hosts
+// wake threads several times more cheaply.
 package heartbeat
