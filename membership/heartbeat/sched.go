@@ -50,7 +50,8 @@ type Sched struct {
 	Priority int
 }
 
-// Validate reports whether s is a policy and priority Linux accepts.
+// Validate reports whether s is a policy and priority Linux accepts. Sched
+// and Policy are plain values, safe for concurrent use.
 func (s Sched) Validate() error {
 	switch s.Policy {
 	case PolicyOther:
@@ -97,7 +98,7 @@ func LockThread(s Sched) error {
 // policy back (SCHED_OTHER at the process's nice value) and unlocks the
 // goroutine from it. If the policy cannot be reset, the goroutine stays
 // locked and UnlockThread returns the error: return from the goroutine
-// then, and the thread ends with it.
+// then, and the thread ends with it. It concerns the caller's thread only.
 func UnlockThread() error {
 	if err := resetThreadSched(); err != nil {
 		return err
