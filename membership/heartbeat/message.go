@@ -109,7 +109,8 @@ func (t Type) String() string {
 
 // ID returns the sender ID of the member called name: the first 8 bytes of
 // SHA-256 of the name, big-endian. Two names share an ID with probability
-// 2^-64; a group should still check that its members' IDs differ.
+// 2^-64; a group should still check that its members' IDs differ. A pure
+// function, safe for concurrent use.
 func ID(name string) uint64 {
 	sum := sha256.Sum256([]byte(name))
 	return binary.BigEndian.Uint64(sum[:8])
@@ -158,7 +159,7 @@ func (h *Header) parse(p []byte, t Type, n int) error {
 }
 
 // PacketType returns the type a packet claims, checking only its version
-// and minimum length.
+// and minimum length. A pure function, safe for concurrent use.
 func PacketType(p []byte) (Type, error) {
 	if len(p) < HeaderLen+TrailerLen || p[offVersion] != FormatVersion {
 		return 0, ErrMalformed
@@ -181,6 +182,11 @@ type Late struct {
 
 // Beat is a heartbeat: "I am alive, my metadata is at this version, and
 // these are the members I have not heard lately".
+//
+// Messages (Beat, MetaRequest, MetaReply) are plain values: their methods
+// read and write only the message and the buffer they are given, so they
+// are safe for concurrent use on different messages and buffers, not on
+// the same one.
 type Beat struct {
 	Header
 	// MetaVersion counts the sender's metadata changes: a receiver that
@@ -305,7 +311,7 @@ func (b *Beat) Unmarshal(p []byte) error {
 	return nil
 }
 
-// MetaRequest asks a member for its metadata.
+// MetaRequest asks a member for its metadata. See Beat on concurrent use.
 type MetaRequest struct {
 	Header
 	// Version is the metadata version the requester learnt of (from a
@@ -344,7 +350,8 @@ func (r *MetaRequest) Unmarshal(p []byte) error {
 	return nil
 }
 
-// MetaReply answers a MetaRequest with the sender's metadata.
+// MetaReply answers a MetaRequest with the sender's metadata. See Beat on
+// concurrent use.
 type MetaReply struct {
 	Header
 	// Version is the version of Meta.

@@ -5,10 +5,12 @@ package heartbeat
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -37,82 +39,164 @@ func sockaddrBytes(sa *sockaddr) *[unix.SizeofSockaddrInet6]byte {
 	return (*[unix.SizeofSockaddrInet6]byte)(unsafe.Pointer(sa))
 }
 
-// recvBatch receives up to len(bufs) datagrams per system call. Only the
-// receive goroutine uses it.
+// recvBatch receives up to len(bufs) datagrams per system call, each with
+// the kernel's receive timestamp (SO_TIMESTAMPNS). Only one goroutine at
+// a time uses it (the receive goroutine, or Poll's caller), but for
+// interrupt.
+//
+// read waits for datagrams in ppoll(2) on its thread, not in the Go
+// runtime's poller: the kernel then wakes this thread itself when a
+// datagram arrives. Through the poller, a wake-up is a relay between
+// threads (the one in epoll_wait readies the goroutine, hands its P over
+// to the locked thread and goes back to sleep), which depends on the
+// runtime's ordinary threads being scheduled, the very thing a realtime
+// receive thread must not depend on. An eventfd in the same ppoll ends
+// the wait for Close.
 type recvBatch struct {
-	raw   syscall.RawConn
+	fd    int // the socket's; valid until Close, which waits for the loop
+	event int // eventfd: readable once interrupt was called
+	pfds  [2]unix.PollFd
 	hdrs  []mmsghdr
 	iovs  []unix.Iovec
 	names []sockaddr
+	ctls  [][ctlLen]byte
 	bufs  [][]byte
 	used  int // headers the last call filled in
 
-	n     int
-	errno syscall.Errno
-	fn    func(fd uintptr) bool // r.recv, bound once: a method value allocates
+	// empty is when the queue was last seen empty: every datagram read
+	// after it arrived after it, which bounds its age.
+	empty   time.Time
+	drained time.Time // the last read emptied the queue at this time
 
 	zoneIndex uint32 // cache of the last IPv6 zone seen
 	zoneName  string
 }
 
-func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) *recvBatch {
+// ctlLen is the control buffer of one datagram: room for one
+// SCM_TIMESTAMPNS, CmsgSpace(sizeof(struct timespec)), 32 bytes on 64-bit
+// systems and less on 32-bit ones.
+const ctlLen = 32
+
+var _ [ctlLen - 16 - unsafe.Sizeof(unix.Timespec{})]struct{} // it fits
+
+// errInterrupted ends the receive loop.
+var errInterrupted = errors.New("heartbeat: receive interrupted")
+
+func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) (*recvBatch, error) {
 	r := &recvBatch{
-		raw:   raw,
 		hdrs:  make([]mmsghdr, size),
 		iovs:  make([]unix.Iovec, size),
 		names: make([]sockaddr, size),
+		ctls:  make([][ctlLen]byte, size),
 		bufs:  make([][]byte, size),
+		empty: time.Now(),
 	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		r.fd = int(fd)
+		serr = unix.SetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("SO_TIMESTAMPNS: %w", serr)
+	}
+	ev, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	r.event = ev
+	r.pfds = [2]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}, {Fd: int32(ev), Events: unix.POLLIN}}
 	for i := range r.hdrs {
 		r.bufs[i] = make([]byte, bufLen)
 		r.iovs[i].Base = &r.bufs[i][0]
 		r.iovs[i].SetLen(bufLen)
-		r.hdrs[i].hdr.Iov = &r.iovs[i]
-		r.hdrs[i].hdr.SetIovlen(1)
-		r.hdrs[i].hdr.Name = &sockaddrBytes(&r.names[i])[0]
-		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		h := &r.hdrs[i].hdr
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Name = &sockaddrBytes(&r.names[i])[0]
+		h.Control = &r.ctls[i][0]
 	}
 	r.used = size
-	r.fn = r.recv
-	return r
+	return r, nil
 }
 
-// read waits for datagrams and returns how many it received.
+// read waits for datagrams and returns how many it received, or
+// errInterrupted once interrupt was called.
 func (r *recvBatch) read() (int, error) {
-	for i := range r.hdrs[:r.used] {
-		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
-		r.hdrs[i].hdr.Flags = 0
-		r.hdrs[i].n = 0
+	for {
+		r.pfds[0].Revents, r.pfds[1].Revents = 0, 0
+		if _, err := unix.Ppoll(r.pfds[:], nil, nil); err != nil && err != unix.EINTR {
+			return 0, err
+		}
+		if r.pfds[1].Revents != 0 {
+			return 0, errInterrupted
+		}
+		if n, err := r.tryRead(); n != 0 || err != nil {
+			return n, err
+		}
 	}
-	r.n, r.errno = 0, 0
-	if err := r.raw.Read(r.fn); err != nil {
-		return 0, err
-	}
-	if r.errno != 0 {
-		r.used = len(r.hdrs)
-		return 0, r.errno
-	}
-	r.used = r.n
-	return r.n, nil
 }
 
-func (r *recvBatch) recv(fd uintptr) bool {
+// tryRead receives what is queued without waiting: 0 if nothing is.
+func (r *recvBatch) tryRead() (int, error) {
+	if !r.drained.IsZero() {
+		r.empty, r.drained = r.drained, time.Time{}
+	}
+	for i := range r.hdrs[:r.used] {
+		h := &r.hdrs[i]
+		h.hdr.Namelen = unix.SizeofSockaddrInet6
+		h.hdr.SetControllen(ctlLen)
+		h.hdr.Flags = 0
+		h.n = 0
+	}
 	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd), uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
+		case 0:
+			r.used = int(n)
+			if r.used < len(r.hdrs) {
+				// The queue was empty when the call returned: what
+				// the next call reads arrived after this (to within
+				// the instant the call takes to return).
+				r.drained = time.Now()
+			}
+			return int(n), nil
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return false // wait in the poller until readable
+			r.used = 0
+			r.empty = time.Now()
+			return 0, nil
+		default:
+			r.used = len(r.hdrs)
+			return 0, errno
 		}
-		r.n, r.errno = int(n), errno
-		return true
 	}
 }
 
-// packet returns datagram i of the last read: its bytes, its source, and
-// whether it was longer than the buffer.
-func (r *recvBatch) packet(i int) (p []byte, from netip.AddrPort, truncated bool) {
+// interrupt makes read return errInterrupted, now or at its next call.
+// Safe to call from any goroutine.
+func (r *recvBatch) interrupt() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	unix.Write(r.event, one[:])
+}
+
+// release frees what the batch holds beyond memory, once read no longer
+// runs.
+func (r *recvBatch) release() { unix.Close(r.event) }
+
+// packet returns datagram i of the last read: its bytes, its source,
+// whether it was longer than the buffer, and when it arrived. now is a
+// reading of the clock taken after the read.
+//
+// The kernel stamps datagrams with the wall clock; the arrival time is
+// now less the datagram's age by that clock, so that it keeps now's
+// monotonic reading. The age is bounded by the time since the queue was
+// last seen empty: a wall clock stepped meanwhile cannot place a datagram
+// before it could have arrived, nor after now.
+func (r *recvBatch) packet(i int, now time.Time) (p []byte, from netip.AddrPort, truncated bool, at time.Time) {
 	h := &r.hdrs[i]
 	p = r.bufs[i][:h.n]
 	truncated = h.hdr.Flags&unix.MSG_TRUNC != 0
@@ -131,11 +215,32 @@ func (r *recvBatch) packet(i int) (p []byte, from netip.AddrPort, truncated bool
 		}
 		from = netip.AddrPortFrom(a, port)
 	}
-	return p, from, truncated
+	at = now
+	if ts, ok := r.timestamp(i); ok {
+		age := time.Duration(now.UnixNano() - ts)
+		at = now.Add(-min(max(age, 0), now.Sub(r.empty)))
+	}
+	return p, from, truncated, at
 }
 
-// sendBatch sends one packet to many peers per system call. Its user
-// serialises calls.
+// timestamp returns datagram i's SCM_TIMESTAMPNS in Unix nanoseconds.
+func (r *recvBatch) timestamp(i int) (int64, bool) {
+	h := &r.hdrs[i].hdr
+	hl := unix.CmsgLen(0)
+	if int(h.Controllen) < unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
+		return 0, false
+	}
+	c := (*unix.Cmsghdr)(unsafe.Pointer(&r.ctls[i][0]))
+	if c.Level != unix.SOL_SOCKET || c.Type != unix.SCM_TIMESTAMPNS {
+		return 0, false
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&r.ctls[i][hl]))
+	return ts.Nano(), true
+}
+
+// sendBatch sends one packet to many peers per system call, without ever
+// waiting for room in the socket's send buffer. Its user serialises
+// calls.
 type sendBatch struct {
 	raw   syscall.RawConn
 	v6    bool
@@ -148,6 +253,9 @@ type sendBatch struct {
 	n        int
 	errno    syscall.Errno
 	fn       func(fd uintptr) bool
+
+	zone      string // cache of the last IPv6 zone seen, by name
+	zoneIndex uint32
 }
 
 func newSendBatch(_ *net.UDPConn, raw syscall.RawConn, v6 bool) *sendBatch {
@@ -197,6 +305,14 @@ func (s *sendBatch) send(p []byte, to []netip.AddrPort) (sent, failed, first int
 			}
 			return sent, failed + k - s.off, first, err
 		}
+		if s.errno == unix.EAGAIN {
+			// The send buffer is full: nothing more fits now, and a
+			// heartbeat that waits is a stale one.
+			if failed == 0 {
+				first, err = s.peers[s.off], s.errno
+			}
+			return sent, failed + k - s.off, first, err
+		}
 		if s.errno != 0 {
 			// sendmmsg reports an error only for the first datagram
 			// of a call: skip that one and go on with the rest.
@@ -216,12 +332,10 @@ func (s *sendBatch) send(p []byte, to []netip.AddrPort) (sent, failed, first int
 func (s *sendBatch) sendmmsg(fd uintptr) bool {
 	for {
 		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.off])), uintptr(s.cnt-s.off), 0, 0, 0)
-		switch errno {
-		case unix.EINTR:
+		if errno == unix.EINTR {
 			continue
-		case unix.EAGAIN:
-			return false // wait in the poller until writable
 		}
+		// Never wait in the poller for room (EAGAIN): send reports it.
 		s.n, s.errno = int(n), errno
 		if errno == 0 && s.n <= 0 {
 			s.n, s.errno = 0, unix.EIO // the kernel took nothing without saying why
@@ -257,11 +371,14 @@ func (s *sendBatch) sockaddr(sa *sockaddr, ap netip.AddrPort) int {
 	*(*[16]byte)(b[8:24]) = a.As16()
 	var scope uint32
 	if z := a.Zone(); z != "" {
-		id, err := zoneIndex(z)
-		if err != nil {
-			return 0
+		if z != s.zone {
+			id, err := zoneIndex(z)
+			if err != nil {
+				return 0
+			}
+			s.zone, s.zoneIndex = z, id
 		}
-		scope = id
+		scope = s.zoneIndex
 	}
 	binary.NativeEndian.PutUint32(b[24:28], scope)
 	return unix.SizeofSockaddrInet6

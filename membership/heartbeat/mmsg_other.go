@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
+	"time"
 )
 
 // Without recvmmsg and sendmmsg, one datagram per system call through the
@@ -20,14 +22,24 @@ type recvBatch struct {
 	trunc bool
 }
 
-func newRecvBatch(conn *net.UDPConn, _ syscall.RawConn, _, bufLen int) *recvBatch {
+func newRecvBatch(conn *net.UDPConn, _ syscall.RawConn, _, bufLen int) (*recvBatch, error) {
 	// One byte more than the largest packet: a datagram that fills it
 	// was longer.
-	return &recvBatch{conn: conn, buf: make([]byte, bufLen+1)}
+	return &recvBatch{conn: conn, buf: make([]byte, bufLen+1)}, nil
 }
+
+var errInterrupted = net.ErrClosed
+
+// interrupt closes the socket: the only way to end a blocked read here.
+func (r *recvBatch) interrupt() { r.conn.Close() }
+
+func (r *recvBatch) release() {}
 
 func (r *recvBatch) read() (int, error) {
 	n, from, err := r.conn.ReadFromUDPAddrPort(r.buf)
+	if errors.Is(err, net.ErrClosed) {
+		return 0, errInterrupted
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -35,10 +47,24 @@ func (r *recvBatch) read() (int, error) {
 	return 1, nil
 }
 
-func (r *recvBatch) packet(int) ([]byte, netip.AddrPort, bool) {
-	return r.buf[:r.n], r.from, r.trunc
+// tryRead is read with a deadline that has passed already.
+func (r *recvBatch) tryRead() (int, error) {
+	r.conn.SetReadDeadline(time.Now())
+	defer r.conn.SetReadDeadline(time.Time{})
+	n, err := r.read()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	return n, err
 }
 
+// packet returns the datagram; its arrival time is when it was read.
+func (r *recvBatch) packet(_ int, now time.Time) ([]byte, netip.AddrPort, bool, time.Time) {
+	return r.buf[:r.n], r.from, r.trunc, now
+}
+
+// sendBatch writes one datagram at a time. A full send buffer blocks
+// here, where Linux's reports it at once.
 type sendBatch struct {
 	conn *net.UDPConn
 	v6   bool

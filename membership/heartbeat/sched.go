@@ -50,7 +50,8 @@ type Sched struct {
 	Priority int
 }
 
-// Validate reports whether s is a policy and priority Linux accepts.
+// Validate reports whether s is a policy and priority Linux accepts. Sched
+// and Policy are plain values, safe for concurrent use.
 func (s Sched) Validate() error {
 	switch s.Policy {
 	case PolicyOther:
@@ -72,13 +73,16 @@ func (s Sched) Validate() error {
 // heartbeat sender goroutine starts; the transport's receive goroutine
 // does the same with Config.Sched.
 //
-// The goroutine must stay locked until it returns: the Go runtime then
-// ends the thread with it, so a realtime policy never passes to other
-// goroutines. Do not call runtime.UnlockOSThread after a successful
-// LockThread with a realtime policy. On error the thread is locked and
-// its policy unchanged; the caller may unlock it.
+// End it with UnlockThread, which gives the thread its normal policy
+// back before unlocking it, or by returning from the goroutine while
+// still locked: the Go runtime then ends the thread (or, if it is the
+// process's main thread, parks it for good), so a realtime policy never
+// passes to other goroutines. Do not call runtime.UnlockOSThread instead.
+// Threads the runtime creates meanwhile do not inherit the policy: a
+// locked thread has them created by another one. On error the thread is
+// locked and its policy unchanged.
 //
-// Safe to call from any goroutine; it concerns the caller's thread only.
+// It concerns the caller's thread only; safe to call from any goroutine.
 func LockThread(s Sched) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -88,4 +92,17 @@ func LockThread(s Sched) error {
 		return nil
 	}
 	return setThreadSched(s)
+}
+
+// UnlockThread undoes LockThread: it gives the calling thread the normal
+// policy back (SCHED_OTHER at the process's nice value) and unlocks the
+// goroutine from it. If the policy cannot be reset, the goroutine stays
+// locked and UnlockThread returns the error: return from the goroutine
+// then, and the thread ends with it. It concerns the caller's thread only.
+func UnlockThread() error {
+	if err := resetThreadSched(); err != nil {
+		return err
+	}
+	runtime.UnlockOSThread()
+	return nil
 }

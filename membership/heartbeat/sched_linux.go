@@ -27,6 +27,29 @@ func setThreadSched(s Sched) error {
 	return nil
 }
 
+// resetThreadSched gives a realtime calling thread SCHED_OTHER back, at
+// its own nice value: no privilege is needed to lower a policy.
+func resetThreadSched() error {
+	attr, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		return fmt.Errorf("heartbeat: sched_getattr: %w", err)
+	}
+	if attr.Policy != unix.SCHED_FIFO && attr.Policy != unix.SCHED_RR {
+		return nil
+	}
+	// The raw system call returns 20 - nice; a realtime thread keeps the
+	// nice value it had.
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	if err != nil {
+		return fmt.Errorf("heartbeat: getpriority: %w", err)
+	}
+	other := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(20 - prio)}
+	if err := unix.SchedSetAttr(0, &other, 0); err != nil {
+		return fmt.Errorf("heartbeat: reset thread %d to SCHED_OTHER: %w", unix.Gettid(), err)
+	}
+	return nil
+}
+
 // threadSched returns the calling thread's policy and priority.
 func threadSched() (Sched, error) {
 	attr, err := unix.SchedGetAttr(0, 0)

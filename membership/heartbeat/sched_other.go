@@ -11,6 +11,8 @@ var errNotLinux = errors.New("heartbeat: realtime scheduling and memory locking 
 
 func setThreadSched(Sched) error { return errNotLinux }
 
+func resetThreadSched() error { return nil }
+
 func threadSched() (Sched, error) { return Sched{}, errNotLinux }
 
 // LockMemory is implemented on Linux only.

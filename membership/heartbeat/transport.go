@@ -16,14 +16,16 @@ import (
 // in clear text, intact), well formed and newer than anything accepted of
 // their type from their sender.
 //
-// Its methods are called on the transport's receive goroutine, one at a
-// time, in the order the packets arrived; at is when the batch that held
-// the packet was read (time.Now, with its monotonic reading). They must
+// Its methods are called on the transport's receive goroutine (with
+// Config.Polled, on the goroutine that calls Poll), one at a time, in the
+// order the packets arrived. at is when the packet arrived: the kernel's
+// receive timestamp, carried over onto a time.Now reading so that it has
+// a monotonic clock reading and compares with time.Now. The methods must
 // not block: while one runs, no packet is read, and with Config.Sched the
 // goroutine runs at realtime priority. The message, and every slice in it,
 // is the transport's and is valid only during the call: copy what you
-// keep. A Handler may call the Transport's Send methods, SetKeys and
-// Forget, but not Close.
+// keep. A Handler may call SendBeat, SendMetaRequest, SetKeys, Forget and
+// Counters, but not Close or Poll.
 type Handler interface {
 	// OnBeat receives a heartbeat.
 	OnBeat(from netip.AddrPort, b *Beat, at time.Time)
@@ -72,6 +74,15 @@ type Config struct {
 	// ReadBuffer, if positive, sets the socket's receive buffer
 	// (SO_RCVBUF) in bytes.
 	ReadBuffer int
+	// Polled starts no receive goroutine: the caller receives by calling
+	// Poll, typically from its heartbeat loop right before it sends. A
+	// node then wakes once per interval instead of once per datagram,
+	// which halves its CPU at short intervals (see the package
+	// documentation). A datagram then waits up to an interval before it
+	// is handled, but the at its Handler gets is still when it arrived
+	// (the kernel's receive timestamp). Sched does not apply: the
+	// caller's thread is the caller's.
+	Polled bool
 	// Process identifies this process in every packet (see
 	// Header.Process). Zero means now, in Unix nanoseconds; receivers
 	// refuse a process older than the newest they heard from this
@@ -102,7 +113,10 @@ type Counters struct {
 	// or that had an address the socket cannot send to.
 	Sent, SendErrors uint64
 	// Received counts datagrams read; Accepted those handed to the
-	// Handler. Every other datagram received is counted once below.
+	// Handler. Every other datagram received is dropped and counted
+	// once, by reason: Received = Accepted + Malformed + WrongLabel +
+	// BadKey + Corrupt + Replay + TooManySenders (once the datagrams
+	// being handled are).
 	Received, Accepted uint64
 	// Malformed: wrong size for its type (truncated, oversize), unknown
 	// version or type, reserved bytes set.
@@ -177,14 +191,19 @@ type Transport struct {
 	replyTo  [1]netip.AddrPort
 	bucket   tokenBucket
 
+	polled    bool
+	pollMu    sync.Mutex
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{}
 }
 
-// Listen opens the socket, starts the receive goroutine (locked to its
-// thread, with cfg.Sched applied) and returns the transport.
+// Listen opens the socket and, unless cfg.Polled, starts the receive
+// goroutine (locked to its thread, cfg.Sched applied), and returns the
+// transport. Zero Label, Batch, MaxSenders and ReplyRate take
+// DefaultConfig's values. It fails, having started nothing, if cfg is
+// invalid, the address cannot be bound or cfg.Sched cannot be applied.
 func Listen(cfg Config) (*Transport, error) {
 	def := DefaultConfig()
 	if cfg.Name == "" {
@@ -215,12 +234,19 @@ func Listen(cfg Config) (*Transport, error) {
 	if err := cfg.Sched.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Polled && cfg.Sched != (Sched{}) {
+		return nil, errors.New("heartbeat: Sched is for the receive goroutine, and a Polled transport has none: call LockThread in the goroutine that polls")
+	}
 	sealer, err := NewSealer(cfg.Label, cfg.Key, cfg.OldKeys)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Process == 0 {
-		cfg.Process = uint64(time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		if now <= 0 {
+			return nil, fmt.Errorf("heartbeat: the clock reads %v, before 1970: set Config.Process", time.Now())
+		}
+		cfg.Process = uint64(now)
 	}
 	var seed [12]byte
 	if _, err := rand.Read(seed[:]); err != nil {
@@ -263,7 +289,6 @@ func Listen(cfg Config) (*Transport, error) {
 		beatTx:   newSendBatch(conn, raw, v6),
 		reqBuf:   make([]byte, MetaRequestLen),
 		reqTx:    newSendBatch(conn, raw, v6),
-		rx:       newRecvBatch(conn, raw, cfg.Batch, MaxPacketLen),
 		opened:   make([]byte, 0, MaxPacketLen),
 		replyBuf: make([]byte, MaxPacketLen),
 		replyTx:  newSendBatch(conn, raw, v6),
@@ -273,17 +298,25 @@ func Listen(cfg Config) (*Transport, error) {
 	if t.handler == nil {
 		t.handler = nopHandler{}
 	}
+	if t.rx, err = newRecvBatch(conn, raw, cfg.Batch, MaxPacketLen); err != nil {
+		return fail(fmt.Errorf("heartbeat: socket on %v: %w", bind, err))
+	}
 	// The counter starts at a random point below 2^62 (see the package
 	// documentation: it is half of the nonce's uniqueness argument).
 	t.counter.Store(binary.BigEndian.Uint64(seed[4:]) >> 2)
 	t.sealer.Store(sealer)
 
+	t.polled = cfg.Polled
+	if cfg.Polled {
+		close(t.done)
+		return t, nil
+	}
 	ready := make(chan error, 1)
 	go t.receive(cfg.Sched, ready)
 	if err := <-ready; err != nil {
-		conn.Close()
 		<-t.done
-		return nil, err
+		t.rx.release()
+		return fail(err)
 	}
 	return t, nil
 }
@@ -316,11 +349,12 @@ func (t *Transport) next() (uint64, error) {
 // earlier call, or something fails.
 //
 // It returns an error if b is invalid (nothing is sent), or if the kernel
-// refused some datagrams or some addresses are not of the socket's
-// family: the others are sent all the same, and the error says how many
-// failed and the first reason. Safe for concurrent use (calls are
-// serialised), also from a goroutine locked with LockThread; it blocks
-// only while the socket's send buffer is full, and Close unblocks it.
+// refused some datagrams (a full send buffer among them: SendBeat never
+// waits for room, a beat that waits is a stale one) or some addresses are
+// not of the socket's family: the others are sent all the same, and the
+// error says how many failed and the first reason. Safe for concurrent
+// use (calls are serialised), also from a goroutine locked with
+// LockThread.
 func (t *Transport) SendBeat(b *Beat, to []netip.AddrPort) error {
 	t.beatMu.Lock()
 	defer t.beatMu.Unlock()
@@ -416,16 +450,23 @@ func (t *Transport) Counters() Counters {
 	}
 }
 
-// Close closes the socket, which unblocks a Send blocked on a full send
-// buffer and ends the receive goroutine, and waits for that goroutine:
-// when Close returns, no Handler method runs nor will. Later Sends fail
-// with net.ErrClosed. Further calls return the first call's result. Safe
-// for concurrent use, but not from a Handler (it would wait for itself).
+// Close ends the receive goroutine and waits for it (or for a Poll in
+// progress), then closes the socket: when Close returns, no Handler
+// method runs nor will.
+// Later Sends and Polls fail with net.ErrClosed. Further calls return the
+// first call's result. Safe for concurrent use, but not from a Handler
+// (it would wait for itself).
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
-		t.closeErr = t.conn.Close()
+		t.rx.interrupt()
 		<-t.done
+		t.pollMu.Lock() // a Poll in progress ends first
+		defer t.pollMu.Unlock()
+		t.rx.release()
+		if err := t.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			t.closeErr = err
+		}
 	})
 	return t.closeErr
 }
@@ -434,17 +475,20 @@ func (t *Transport) Close() error {
 // the socket is closed.
 func (t *Transport) receive(s Sched, ready chan<- error) {
 	defer close(t.done)
-	// Never unlocked: if s changed the thread's policy, the thread ends
-	// with this goroutine instead of going back to the runtime's pool.
+	// Never unlocked: the thread ends with this goroutine instead of
+	// going back to the runtime's pool. Its policy is reset all the same,
+	// for the one thread the runtime parks instead of ending: the main
+	// thread.
 	if err := LockThread(s); err != nil {
 		ready <- err
 		return
 	}
+	defer resetThreadSched()
 	ready <- nil
 	for {
 		n, err := t.rx.read()
 		if err != nil {
-			if t.closed.Load() || errors.Is(err, net.ErrClosed) {
+			if err == errInterrupted || t.closed.Load() {
 				return
 			}
 			t.stats.readErrors.Add(1)
@@ -453,10 +497,9 @@ func (t *Transport) receive(s Sched, ready chan<- error) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		at := time.Now()
+		now := time.Now()
 		for i := range n {
-			p, from, truncated := t.rx.packet(i)
-			t.handle(p, from, truncated, at)
+			t.handle(t.rx.packet(i, now))
 		}
 	}
 }
@@ -531,6 +574,44 @@ func (t *Transport) handle(p []byte, from netip.AddrPort, truncated bool, at tim
 		}
 		t.handler.OnMetaReply(from, r, at)
 	}
+}
+
+// maxPoll bounds the datagrams one Poll handles, so that a flood cannot
+// hold the heartbeat loop; the rest wait for the next call.
+const maxPoll = 4096
+
+// Poll receives what has arrived since the last call, without waiting,
+// and hands it to the Handler on the caller's goroutine, as the receive
+// goroutine would; it returns how many datagrams it read (at most
+// maxPoll, 4096). For transports with Config.Polled only. It does not
+// allocate on the steady path. Calls are serialised; call it from one
+// loop. After Close it returns net.ErrClosed.
+func (t *Transport) Poll() (int, error) {
+	if !t.polled {
+		return 0, errors.New("heartbeat: Poll on a transport that has a receive goroutine (Config.Polled is false)")
+	}
+	t.pollMu.Lock()
+	defer t.pollMu.Unlock()
+	if t.closed.Load() {
+		return 0, fmt.Errorf("heartbeat: poll: %w", net.ErrClosed)
+	}
+	total := 0
+	for total < maxPoll {
+		n, err := t.rx.tryRead()
+		if err != nil {
+			t.stats.readErrors.Add(1)
+			return total, fmt.Errorf("heartbeat: receive: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		now := time.Now()
+		for i := range n {
+			t.handle(t.rx.packet(i, now))
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // admit runs the replay check and counts its verdict.

@@ -22,6 +22,7 @@ type recorder struct {
 	mu       sync.Mutex
 	beats    []Beat
 	from     []netip.AddrPort
+	ats      []time.Time
 	requests []MetaRequest
 	replies  []MetaReply
 	// answer is what OnMetaRequest returns.
@@ -31,10 +32,11 @@ type recorder struct {
 	onBeat func(from netip.AddrPort, b *Beat)
 }
 
-func (r *recorder) OnBeat(from netip.AddrPort, b *Beat, _ time.Time) {
+func (r *recorder) OnBeat(from netip.AddrPort, b *Beat, at time.Time) {
 	r.mu.Lock()
 	r.beats = append(r.beats, *b)
 	r.from = append(r.from, from)
+	r.ats = append(r.ats, at)
 	f := r.onBeat
 	r.mu.Unlock()
 	if f != nil {
@@ -313,7 +315,15 @@ func (p *tap) inject(to node, pkt []byte) {
 	if _, err := p.conn.WriteToUDPAddrPort(pkt, to.LocalAddr()); err != nil {
 		p.t.Fatal(err)
 	}
-	eventually(p.t, "packet received", func() bool { return to.Counters().Received > n })
+	eventually(p.t, "packet received and judged", func() bool {
+		c := to.Counters()
+		return c.Received > n && settled(c)
+	})
+}
+
+// settled says that every datagram received was accepted or dropped.
+func settled(c Counters) bool {
+	return c.Received == c.Accepted+c.Malformed+c.WrongLabel+c.BadKey+c.Corrupt+c.Replay+c.TooManySenders
 }
 
 // expect injects pkt and checks that it was accepted, or dropped for the
@@ -328,9 +338,10 @@ func (p *tap) expect(to node, pkt []byte, counter func(Counters) uint64) {
 	p.inject(to, pkt)
 	c := to.Counters()
 	if counter == nil {
-		if c.Accepted != accepted+1 || to.rec.numBeats() != beats+1 {
+		if c.Accepted != accepted+1 {
 			p.t.Fatalf("packet not accepted: %+v", c)
 		}
+		eventually(p.t, "beat handed to the handler", func() bool { return to.rec.numBeats() == beats+1 })
 		return
 	}
 	if counter(c) != before+1 || to.rec.numBeats() != beats || c.Accepted != accepted {
@@ -556,6 +567,9 @@ func TestListenErrors(t *testing.T) {
 		"priority":       func(c *Config) { c.Sched = Sched{Policy: PolicyFIFO, Priority: 100} },
 		"other priority": func(c *Config) { c.Sched = Sched{Priority: 1} },
 		"not local":      func(c *Config) { c.Bind = netip.MustParseAddrPort("198.18.0.1:0") },
+		"polled and sched": func(c *Config) {
+			c.Polled, c.Sched = true, Sched{Policy: PolicyFIFO, Priority: 1}
+		},
 	} {
 		c := good
 		mutate(&c)
@@ -721,5 +735,138 @@ func TestSteadyPathAllocs(t *testing.T) {
 		if c := b.Counters(); c.Replay+c.BadKey+c.Malformed != 0 {
 			t.Fatalf("drops: %+v", c)
 		}
+	}
+}
+
+func TestPolled(t *testing.T) {
+	rec := &recorder{}
+	cb := config("b", rec, key1)
+	cb.Polled = true
+	b := node{listen(t, cb), rec}
+	a := newNode(t, "a", key1)
+	if _, err := a.Poll(); err == nil {
+		t.Fatal("Poll on a transport with a receive goroutine")
+	}
+	if n, err := b.Poll(); n != 0 || err != nil {
+		t.Fatalf("Poll of an empty socket: %d, %v", n, err)
+	}
+	t0 := time.Now()
+	for range 3 {
+		if err := a.SendBeat(&Beat{}, []netip.AddrPort{b.LocalAddr()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(30 * time.Millisecond)
+	if rec.numBeats() != 0 {
+		t.Fatal("a polled transport received on its own")
+	}
+	t1 := time.Now()
+	total := 0
+	eventually(t, "3 beats polled", func() bool {
+		n, err := b.Poll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		return total == 3
+	})
+	if rec.numBeats() != 3 {
+		t.Fatalf("%d beats handled when Poll returned", rec.numBeats())
+	}
+	// The arrival time is the kernel's, not the time of the Poll.
+	rec.mu.Lock()
+	at := rec.ats[0]
+	rec.mu.Unlock()
+	if at.Before(t0.Add(-time.Millisecond)) || !at.Before(t1.Add(-20*time.Millisecond)) {
+		t.Fatalf("arrival %v after the send, poll %v after it", at.Sub(t0), t1.Sub(t0))
+	}
+	// A reply goes out from Poll too.
+	rec.mu.Lock()
+	rec.version, rec.meta = 1, []byte("m")
+	rec.mu.Unlock()
+	if err := a.SendMetaRequest(b.LocalAddr(), 1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "reply", func() bool { b.Poll(); return a.rec.numReplies() == 1 })
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Poll(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Poll after Close: %v", err)
+	}
+}
+
+// TestArrivalTime: the receive goroutine hands over the kernel's arrival
+// time, between the send and the handler's own clock.
+func TestArrivalTime(t *testing.T) {
+	a, b := newNode(t, "a", key1), newNode(t, "b", key1)
+	t0 := time.Now()
+	hears(t, a, b)
+	b.rec.mu.Lock()
+	at := b.rec.ats[0]
+	b.rec.mu.Unlock()
+	if at.Before(t0.Add(-time.Millisecond)) || at.After(time.Now()) {
+		t.Fatalf("arrival %v after the send", at.Sub(t0))
+	}
+}
+
+func TestPolledAllocs(t *testing.T) {
+	sb := &signal{ch: make(chan struct{}, 1)}
+	cb := config("b", sb, key1)
+	cb.Polled = true
+	b := listen(t, cb)
+	a := listen(t, config("a", nil, key1))
+	beat := lateBeat(MaxLate, true)
+	to := []netip.AddrPort{b.LocalAddr()}
+	round := func() {
+		if err := a.SendBeat(&beat, to); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := b.Poll(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-sb.ch:
+				return
+			default:
+			}
+		}
+	}
+	round()
+	if n := testing.AllocsPerRun(200, round); n != 0 {
+		t.Fatalf("send and Poll: %v allocations per round, want 0", n)
+	}
+}
+
+func TestPacer(t *testing.T) {
+	if _, err := NewPacer(0); err == nil {
+		t.Fatal("zero interval accepted")
+	}
+	const iv = 10 * time.Millisecond
+	p, err := NewPacer(iv)
+	if err != nil || p.Interval() != iv {
+		t.Fatal(p, err)
+	}
+	start := time.Now()
+	for range 3 {
+		p.Wait()
+	}
+	if el := time.Since(start); el < 3*iv-time.Millisecond {
+		t.Fatalf("3 ticks of %v in %v", iv, el)
+	}
+	// A stall: the next Wait is late by about the stall, and the one
+	// after it is an interval later, not at once to catch up.
+	time.Sleep(35 * time.Millisecond)
+	if late := p.Wait(); late < 20*time.Millisecond {
+		t.Fatalf("after a 35 ms stall, %v late", late)
+	}
+	t1 := time.Now()
+	p.Wait()
+	if el := time.Since(t1); el < iv-2*time.Millisecond {
+		t.Fatalf("the tick after a stall came %v later, want about %v", el, iv)
+	}
+	if n := testing.AllocsPerRun(5, func() { p.Wait() }); n != 0 {
+		t.Fatalf("Wait: %v allocations", n)
 	}
 }
