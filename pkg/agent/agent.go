@@ -88,6 +88,10 @@ type Options struct {
 	Resync time.Duration
 	// Now is the clock; tests may replace it. Default time.Now.
 	Now func() time.Time
+	// OnRound, when set, is called at the end of every reconcile round,
+	// on the loop goroutine (see Round). It must return quickly: the loop
+	// waits for it.
+	OnRound func(Round)
 }
 
 // defendInterval is the least time between two defences of one VIP
@@ -107,6 +111,7 @@ type Agent struct {
 	resync    time.Duration
 	settle    time.Duration
 	now       func() time.Time
+	onRound   func(Round)
 
 	wake     chan struct{}
 	commands chan command
@@ -173,6 +178,7 @@ func New(o Options) (*Agent, error) {
 		log:            o.Logger,
 		resync:         o.Resync,
 		now:            o.Now,
+		onRound:        o.OnRound,
 		wake:           make(chan struct{}, 1),
 		commands:       make(chan command),
 		held:           map[string]bool{},
@@ -302,12 +308,14 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var drainDeadline <-chan time.Time
 	for {
+		begun := a.now()
 		a.reconcile()
 		a.armAnnounce(announce)
 		if d := a.settleUntil.Sub(a.now()); d > 0 {
 			settled.Reset(d)
 		}
 		a.answerDrains()
+		a.endRound(begun)
 		if pending, _ := a.handover(); a.stopping && len(pending) == 0 {
 			return a.finish()
 		}
