@@ -62,9 +62,10 @@ type notifier struct {
 
 // newNotifier reads systemd's environment: NOTIFY_SOCKET, and
 // WATCHDOG_USEC with WATCHDOG_PID (the watchdog is for this process only
-// when WATCHDOG_PID names it). The variables stay set: hooks and checks
-// inherit them, and the unit's NotifyAccess=main makes systemd ignore
-// whatever those send.
+// when WATCHDOG_PID names it). The variables stay set for go-systemd to
+// read; hooks and exec checks run with an environment of their own,
+// without them (and the unit's NotifyAccess=main would make systemd ignore
+// whatever they sent).
 func newNotifier(log *slog.Logger) *notifier {
 	n := &notifier{log: log, enabled: os.Getenv("NOTIFY_SOCKET") != "", wedge: os.Getenv(WedgeEnv)}
 	n.send = func(state string) error {
