@@ -12,10 +12,12 @@ MINUTES ?= 30
 FUZZMULT ?= 1
 fuzz_one = $(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime $$(( $(2) * $(FUZZMULT) ))x $(3)
 
-# Debian packages the lab, the tests and the demo use.
-APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin
+# Debian packages the lab, the tests and the demo use; lintian, man-db
+# and zsh check the Debian package, its manual pages and completions.
+APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin \
+	lintian man-db zsh
 
-.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean
+.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean deb package-test
 
 all: build
 
@@ -24,7 +26,7 @@ build:
 
 ## test: everything CI runs: lint, unit tests (race detector on), fuzzers for a
 ## short while, and the end-to-end tests in network namespaces (root).
-test: deps lint unit fuzz e2e
+test: deps lint unit fuzz package-test e2e
 
 unit:
 	WACKAMOLE_E2E=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /pkg/e2e)
@@ -44,6 +46,8 @@ fuzz:
 	$(call fuzz_one,FuzzHeartbeat,120000,./membership/)
 	$(call fuzz_one,FuzzParseClaim,300000,./arp/)
 	$(call fuzz_one,FuzzRequest,40000,./pkg/control/)
+	$(call fuzz_one,FuzzKeepalived,40000,./pkg/importer/)
+	$(call fuzz_one,FuzzWackamole,40000,./pkg/importer/)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./vip/
@@ -59,6 +63,20 @@ soak: deps
 
 demo: deps
 	$(GO) run ./cmd/wackalab demo
+
+## deb: the Debian package bin/wackamole_VERSION_ARCH.deb, made with nfpm
+## from the repository alone (pkg/internal/cmd/mkdeb). The programs are
+## position-independent, stripped and need no shared library.
+deb:
+	rm -rf bin/deb bin/wackamole_*.deb
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags "-s -w $(LDFLAGS)" -o bin/deb/ ./cmd/wackamole ./cmd/wackatrl
+	$(GO) run ./pkg/internal/cmd/mkdeb -bin bin/deb -out bin
+
+## package-test: build the package, lintian it, install it on this machine,
+## check what it installed, purge it (root; see the script for what it
+## refuses to touch and how it cleans up).
+package-test: deps deb
+	bash pkg/internal/cmd/mkdeb/package-test.sh bin/wackamole_*.deb
 
 ## deps: install what is missing (Debian), and the Go modules.
 deps:
