@@ -3,6 +3,9 @@ SHELL   := /bin/bash
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# The tests and tools run "go" themselves: put the one found above first on
+# PATH, also under sudo, which resets PATH.
+export PATH := $(patsubst %/,%,$(dir $(GO))):$(PATH)
 RUNS    ?= 5
 MINUTES ?= 30
 # Fuzz budgets are execution counts, not -fuzztime durations: Go 1.26's fuzz
