@@ -18,7 +18,7 @@ fuzz_one = $(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime $$(( $(2) * $(FUZZMUL
 # Debian packages the lab, the tests and the demo use; lintian, man-db
 # and zsh check the Debian package, its manual pages and completions.
 APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin \
-	lintian man-db zsh
+	lintian man-db zsh systemd
 
 .PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean deb package-test
 

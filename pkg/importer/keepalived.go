@@ -762,7 +762,7 @@ func (c *kaConf) prefer(d *draft, t *table, v *kaVIP, nodeName string, others []
 		return
 	}
 	cs := []candidate{{nodeName, prio}}
-	from := fmt.Sprintf("keepalived's priorities, highest first: %s %d", nodeName, prio)
+	from := fmt.Sprintf("by keepalived's priorities, highest first (%s %d", nodeName, prio)
 	for _, o := range others {
 		var oi *kaStmt
 		for _, x := range o.instances {
@@ -782,6 +782,7 @@ func (c *kaConf) prefer(d *draft, t *table, v *kaVIP, nodeName string, others []
 		cs = append(cs, candidate{o.routerID, op})
 		from += fmt.Sprintf(", %s %d", o.routerID, op)
 	}
+	from += ")"
 	names := preferOrder(cs)
 	for i := 1; i < len(names); i++ {
 		if names[i] == names[i-1] {
