@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -15,16 +15,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wackamole/wackamole/pkg/daemon"
 	"github.com/wackamole/wackamole/pkg/lab"
 )
 
-// These tests play systemd for the real daemon, run in a network namespace
-// of their own: they own NOTIFY_SOCKET, set WATCHDOG_USEC, read what the
+// These tests play systemd for the real daemon (cmd/wackamole, built for
+// them), run in a network namespace of their own: they own NOTIFY_SOCKET, set WATCHDOG_USEC, read what the
 // daemon tells them and, for the watchdog, kill it when the beats stop, as
 // systemd does with WatchdogSec= (SIGABRT first, WatchdogSignal's default).
 
-// watchdogUsec is the watchdog interval the tests give the daemon.
+// watchdogInterval is the watchdog interval the tests give the daemon.
 const watchdogInterval = 2 * time.Second
 
 var (
@@ -33,7 +32,7 @@ var (
 	buildErr  error
 )
 
-// binary builds this command once for the tests.
+// binary builds the daemon once for the tests.
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -43,7 +42,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		builtPath = filepath.Join(dir, "wackamole")
-		out, err := exec.Command("go", "build", "-o", builtPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", builtPath, "github.com/wackamole/wackamole/cmd/wackamole").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -271,7 +270,7 @@ func TestSystemdWatchdogKillsWedgedLoop(t *testing.T) {
 	s := listenNotify(t)
 	wedge := filepath.Join(t.TempDir(), "wedge")
 	n := startNode(t, "NOTIFY_SOCKET="+s.path, fmt.Sprintf("WATCHDOG_USEC=%d", watchdogInterval.Microseconds()),
-		daemon.WedgeEnv+"="+wedge)
+		WedgeEnv+"="+wedge)
 	s.await(t, "READY=1", 20*time.Second)
 	if !n.hasVIP(t) {
 		t.Fatal("ready without its VIP")
