@@ -3,6 +3,9 @@ SHELL   := /bin/bash
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# The tests and tools run "go" themselves: put the one found above first on
+# PATH, also under sudo, which resets PATH.
+export PATH := $(patsubst %/,%,$(dir $(GO))):$(PATH)
 RUNS    ?= 5
 MINUTES ?= 30
 # Fuzz budgets are execution counts, not -fuzztime durations: Go 1.26's fuzz
@@ -22,10 +25,12 @@ OUT     := out
 ROOT_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude-dir=$(OUT) \
 	'testenv\.(RequireRoot|RequireNetns|RunIsolated)\b' . | xargs -n1 dirname | sort -u | grep -vx './pkg/e2e')
 
-# Debian packages the lab, the tests and the demo use.
-APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin
+# Debian packages the lab, the tests and the demo use; lintian, man-db
+# and zsh check the Debian package, its manual pages and completions.
+APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin \
+	lintian man-db zsh systemd
 
-.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean
+.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean deb package-test
 
 all: build
 
@@ -36,7 +41,7 @@ build:
 
 ## test: everything CI runs: lint, unit tests (race detector on), fuzzers for a
 ## short while, and the end-to-end tests in network namespaces (root).
-test: deps lint unit fuzz e2e
+test: deps lint unit fuzz package-test e2e
 
 ## unit: every test but the end-to-end ones, race detector on, as any user:
 ## without root the tests that need it skip (they run in e2e).
@@ -63,6 +68,8 @@ fuzz:
 	$(call fuzz_one,FuzzEnvelope,120000,./membership/)
 	$(call fuzz_one,FuzzParseClaim,300000,./arp/)
 	$(call fuzz_one,FuzzRequest,40000,./pkg/control/)
+	$(call fuzz_one,FuzzKeepalived,40000,./pkg/importer/)
+	$(call fuzz_one,FuzzWackamole,40000,./pkg/importer/)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./vip/
@@ -78,6 +85,20 @@ soak: deps
 
 demo: deps
 	$(GO) run ./pkg/internal/cmd/wackalab demo
+
+## deb: the Debian package bin/wackamole_VERSION_ARCH.deb, made with nfpm
+## from the repository alone (pkg/internal/cmd/mkdeb). The programs are
+## position-independent, stripped and need no shared library.
+deb:
+	rm -rf bin/deb bin/wackamole_*.deb
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags "-s -w $(LDFLAGS)" -o bin/deb/ ./cmd/wackamole ./cmd/wackatrl
+	$(GO) run ./pkg/internal/cmd/mkdeb -bin bin/deb -out bin
+
+## package-test: build the package, lintian it, install it on this machine,
+## check what it installed, purge it (root; see the script for what it
+## refuses to touch and how it cleans up).
+package-test: deps deb
+	bash pkg/internal/cmd/mkdeb/package-test.sh bin/wackamole_*.deb
 
 ## deps: install what is missing (Debian), and the Go modules.
 deps:

@@ -28,6 +28,9 @@ USAGE
     wackamole check [-c FILE]            validate the configuration and exit
     wackamole cleanup [-c FILE]          remove this host's VIP addresses (after a crash)
     wackamole keygen                     print a new base64 gossip key
+    wackamole import keepalived|wackamole FILE...
+                                         print a wackamole.toml equivalent to a
+                                         keepalived.conf or an old wackamole.conf
     wackamole --version | --help
 
 DESCRIPTION
@@ -62,7 +65,8 @@ EXIT STATUS
     2  invalid command line or configuration
 
 SEE ALSO
-    wackatrl(8) shows the group and who owns which VIP, and drains a node.
+    wackamole(8) and wackamole.toml(5) in full; wackatrl(8) shows the group
+    and who owns which VIP, and drains a node.
 `
 
 func main() {
@@ -70,6 +74,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "import" {
+		return runImport(args[1:], stdout, stderr)
+	}
 	cmd := "run"
 	if len(args) > 0 {
 		switch args[0] {

@@ -94,6 +94,10 @@ type Options struct {
 	// Now is the clock; tests may replace it. Default time.Now. The loop
 	// reads it once per round.
 	Now func() time.Time
+	// OnRound, when set, is called at the end of every reconcile round,
+	// on the loop goroutine (see Round). It must return quickly: the loop
+	// waits for it.
+	OnRound func(Round)
 }
 
 // defendInterval is the least time between two defences of one VIP
@@ -113,6 +117,7 @@ type Agent struct {
 	resync    time.Duration
 	settle    time.Duration
 	now       func() time.Time
+	onRound   func(Round)
 
 	wake     chan struct{}
 	commands chan command
@@ -121,19 +126,21 @@ type Agent struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	cfg        *config.Config
-	policy     policy.Config
-	memory     policy.Memory
-	plan       vip.Plan // of the last round
-	held       map[string]bool
-	leaving    map[string]bool
-	since      map[string]time.Time // when this node acquired each held VIP
-	draining   bool
-	healthy    bool
-	announces  map[string]*announcement
-	lastDefend map[string]time.Time
-	down       []string // VIP interfaces down or missing, as of the last round
-	failing    bool     // health checks failing, as of the last round
+	cfg    *config.Config
+	policy policy.Config
+	memory policy.Memory
+	plan   vip.Plan // of the last round
+	// lastDecision is the policy's decision of the last round.
+	lastDecision policy.Decision
+	held         map[string]bool
+	leaving      map[string]bool
+	since        map[string]time.Time // when this node acquired each held VIP
+	draining     bool
+	healthy      bool
+	announces    map[string]*announcement
+	lastDefend   map[string]time.Time
+	down         []string // VIP interfaces down or missing, as of the last round
+	failing      bool     // health checks failing, as of the last round
 	// handing records, for each VIP this node hands over, the owner and
 	// its claims' version when the hand-over began: it lets go once the
 	// owner claims it again (vip.Local.Confirmed).
@@ -190,6 +197,7 @@ func New(o Options) (*Agent, error) {
 		resync:     o.Resync,
 		now:        o.Now,
 		settle:     o.Timing.Settle(),
+		onRound:    o.OnRound,
 		wake:       make(chan struct{}, 1),
 		commands:   make(chan command),
 		held:       map[string]bool{},
@@ -321,6 +329,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		now := a.now()
 		next := a.reconcile(now)
 		a.answerDrains()
+		a.endRound()
 		if a.stopping {
 			if a.stopBy.IsZero() {
 				a.stopBy = now.Add(a.cfg.DrainTimeout)

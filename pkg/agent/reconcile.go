@@ -32,6 +32,7 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 	view := a.group.View()
 	dec := policy.Decide(a.policy, view, a.local(), a.memory, now)
 	a.memory = dec.Memory
+	a.lastDecision = dec
 	a.logEvents(dec)
 	plan := vip.Allocate(dec.Input)
 

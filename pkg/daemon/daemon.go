@@ -36,6 +36,7 @@ type Daemon struct {
 	metrics  *metrics.Server // nil unless metrics_listen is set
 	checks   *checks
 	hooks    *hooks.Runner
+	notify   *notifier // systemd's notify protocol (systemd.go)
 
 	reloadMu sync.Mutex // SIGHUP and the control socket may reload at once
 }
@@ -93,7 +94,7 @@ func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, er
 
 // New builds a node from its configuration; Run starts it.
 func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
-	d := &Daemon{cfg: c, log: log}
+	d := &Daemon{cfg: c, log: log, notify: newNotifier(log)}
 	var err error
 	// The sockets first: a second daemon on this host must stop here,
 	// before it touches addresses or the group.
@@ -143,7 +144,7 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.hooks = hooks.New(c.Hooks, log)
 	d.agent, err = agent.New(agent.Options{
 		Config: c, Timing: mc.Timing, Group: d.group, Binder: d.binder, Announcer: d.announce, Logger: log,
-		Health: d.checks, Hooks: d.hooks,
+		Health: d.checks, Hooks: d.hooks, OnRound: d.notify.round,
 		Neighbors: func(ifname string) ([]arp.Host, error) {
 			return arp.Neighbors(ifname, membership.MaxNeighbors, d.agent.Watched)
 		},
@@ -220,6 +221,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.log.Error("ARP listener stopped", "err", err)
 		}
 	}()
+	if wd := d.notify.watchdog; wd > 0 {
+		// Only a wake-up: the beat itself comes from the round it
+		// causes, so a stuck loop still stops beating.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wakeEvery(side, wd/4, d.agent.Wake)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		changed := func() {
@@ -244,6 +254,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Reload(ctx context.Context) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
+	d.notify.reloading()
+	defer d.notify.reloaded()
 	c, err := config.Load(d.cfg.Path)
 	if err != nil {
 		return err
