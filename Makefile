@@ -68,6 +68,8 @@ fuzz:
 	$(call fuzz_one,FuzzEnvelope,120000,./membership/)
 	$(call fuzz_one,FuzzParseClaim,300000,./arp/)
 	$(call fuzz_one,FuzzRequest,40000,./pkg/control/)
+	$(call fuzz_one,FuzzOpen,150000,./membership/heartbeat/)
+	$(call fuzz_one,FuzzUnmarshal,150000,./membership/heartbeat/)
 	$(call fuzz_one,FuzzKeepalived,40000,./pkg/importer/)
 	$(call fuzz_one,FuzzWackamole,40000,./pkg/importer/)
 
