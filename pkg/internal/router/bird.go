@@ -169,6 +169,9 @@ func birdConfig(cfg Config, logPath string) string {
 	fmt.Fprintf(&b, "router id %s;\n", cfg.Address)
 	fmt.Fprintf(&b, "log %q all;\n", logPath)
 	b.WriteString("timeformat protocol iso long;\n")
+	if cfg.Debug {
+		b.WriteString("debug protocols { states, events };\n")
+	}
 	b.WriteString("protocol device { scan time 1; }\n")
 	merge := ""
 	if cfg.ECMP {
@@ -212,7 +215,11 @@ func birdConfig(cfg Config, logPath string) string {
 			fam = "ipv6"
 		}
 		fmt.Fprintf(&b, "protocol bgp n%d {\n", i+1)
-		fmt.Fprintf(&b, "\tlocal %s as %d;\n", cfg.Address, cfg.ASN)
+		if fam == "ipv4" {
+			fmt.Fprintf(&b, "\tlocal %s as %d;\n", cfg.Address, cfg.ASN)
+		} else {
+			fmt.Fprintf(&b, "\tlocal as %d;\n", cfg.ASN)
+		}
 		if n.Range.IsValid() {
 			fmt.Fprintf(&b, "\tneighbor range %s as %d;\n", n.Range, n.ASN)
 		} else {

@@ -151,6 +151,9 @@ func (f *FRR) startDaemon(name string) error {
 		"-P", "0", // no vty on TCP
 		"--log", "file:" + f.path(name+".log"),
 	}
+	if f.cfg.Debug {
+		args = append(args, "--log-level", "debug")
+	}
 	if name == "bfdd" {
 		args = append(args, "--bfdctl", f.path("bfdd.sock"))
 	}
@@ -257,7 +260,11 @@ func (f *FRR) Close() error {
 
 func frrBFDConfig(cfg Config) string {
 	var b strings.Builder
-	b.WriteString("hostname bfdd\nbfd\n")
+	b.WriteString("hostname bfdd\n")
+	if cfg.Debug {
+		b.WriteString("debug bfd peer\ndebug bfd network\ndebug bfd zebra\n")
+	}
+	b.WriteString("bfd\n")
 	for i, n := range cfg.Neighbors {
 		if !n.BFD {
 			continue
@@ -272,6 +279,9 @@ func frrBFDConfig(cfg Config) string {
 func frrBGPConfig(cfg Config) string {
 	var b strings.Builder
 	b.WriteString("hostname bgpd\nfrr defaults traditional\n")
+	if cfg.Debug {
+		b.WriteString("debug bgp neighbor-events\ndebug bgp bfd\n")
+	}
 	fmt.Fprintf(&b, "router bgp %d\n", cfg.ASN)
 	fmt.Fprintf(&b, " bgp router-id %s\n", cfg.Address)
 	b.WriteString(" bgp log-neighbor-changes\n no bgp ebgp-requires-policy\n no bgp network import-check\n no bgp default ipv4-unicast\n")
@@ -284,13 +294,15 @@ func frrBGPConfig(cfg Config) string {
 		if n.Range.IsValid() {
 			name = fmt.Sprintf("range%d", i+1)
 			fmt.Fprintf(&b, " neighbor %s peer-group\n", name)
-			fmt.Fprintf(&b, " bgp listen range %s peer-group %s\n", n.Range, name)
 		}
 		names[i] = name
 		if n.ASN == 0 {
 			fmt.Fprintf(&b, " neighbor %s remote-as external\n", name)
 		} else {
 			fmt.Fprintf(&b, " neighbor %s remote-as %d\n", name, n.ASN)
+		}
+		if n.Range.IsValid() { // after remote-as, or FRR refuses it
+			fmt.Fprintf(&b, " bgp listen range %s peer-group %s\n", n.Range, name)
 		}
 		h := n.holdTime()
 		fmt.Fprintf(&b, " neighbor %s timers %d %d\n", name, max(h/3, 1), h)

@@ -93,6 +93,8 @@ type Config struct {
 	// ECMP installs every equal path of a prefix into the kernel as one
 	// multipath route, instead of the best one only.
 	ECMP bool
+	// Debug makes the daemon log its BGP and BFD events in detail.
+	Debug bool
 }
 
 func (c *Config) validate() error {
@@ -366,3 +368,15 @@ func stop(procs ...*lab.Process) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Dir returns the directory holding a daemon's configuration, sockets and
+// logs (removed by Close), for a test that wants to read a whole log.
+func (b *BIRD) Dir() string { return b.dir }
+
+// Dir returns the directory holding the daemons' configurations, sockets
+// and logs (removed by Close).
+func (f *FRR) Dir() string { return f.dir }
+
+// Dir returns the directory holding ExaBGP's configuration and log
+// (removed by Close).
+func (e *ExaBGP) Dir() string { return e.dir }
