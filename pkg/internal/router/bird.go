@@ -42,7 +42,12 @@ func StartBIRD(ctx context.Context, host *lab.Host, cfg Config) (*BIRD, error) {
 		return nil, err
 	}
 	b := &BIRD{host: host, cfg: cfg, dir: dir}
-	if err := os.WriteFile(b.path("bird.conf"), []byte(birdConfig(cfg, b.path("bird.log"))), 0o600); err != nil {
+	conf := birdConfig(cfg, b.path("bird.log"))
+	if cfg.Raw != "" {
+		// A second log statement, so that Log has something to show.
+		conf = fmt.Sprintf("log %q all;\n%s", b.path("bird.log"), cfg.Raw)
+	}
+	if err := os.WriteFile(b.path("bird.conf"), []byte(conf), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("router: %w", err)
 	}
@@ -123,7 +128,7 @@ func (b *BIRD) Sessions(ctx context.Context) ([]Session, error) {
 	ss := parseBIRDProtocols(out)
 	if b.hasBFD() {
 		out, err := b.birdc(ctx, "show", "bfd", "sessions")
-		if err != nil {
+		if err != nil && b.cfg.Raw == "" {
 			return nil, err
 		}
 		bfd := parseBIRDBFD(out)
@@ -138,6 +143,9 @@ func (b *BIRD) Sessions(ctx context.Context) ([]Session, error) {
 }
 
 func (b *BIRD) hasBFD() bool {
+	if b.cfg.Raw != "" {
+		return strings.Contains(b.cfg.Raw, "protocol bfd")
+	}
 	return slices.ContainsFunc(b.cfg.Neighbors, func(n Neighbor) bool { return n.BFD })
 }
 

@@ -85,6 +85,11 @@ func StartFRR(ctx context.Context, host *lab.Host, cfg Config) (*FRR, error) {
 		"bgpd.conf":  frrBGPConfig(cfg),
 		"vtysh.conf": "",
 	}
+	if cfg.Raw != "" {
+		files["bfdd.conf"] = "hostname bfdd\n"
+		files["bgpd.conf"] = "hostname bgpd\n"
+		files["frr.conf"] = cfg.Raw
+	}
 	for name, text := range files {
 		if err := os.WriteFile(f.path(name), []byte(text), 0o600); err != nil {
 			os.RemoveAll(dir)
@@ -103,6 +108,18 @@ func StartFRR(ctx context.Context, host *lab.Host, cfg Config) (*FRR, error) {
 		err = fmt.Errorf("%w\n%s", err, f.Log())
 		f.Close()
 		return nil, err
+	}
+	if cfg.Raw != "" {
+		// As FRR's own start does with frr.conf: vtysh hands each
+		// command to the daemon it belongs to.
+		vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		out, err := host.Run(vctx, "vtysh", "--vty_socket", f.dir, "--config_dir", f.dir, "-H", "/dev/null", "-f", f.path("frr.conf"))
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("router: loading frr.conf: %w\n%s\n%s", err, out, f.Log())
+			f.Close()
+			return nil, err
+		}
 	}
 	return f, nil
 }
@@ -201,7 +218,7 @@ func (f *FRR) Sessions(ctx context.Context) ([]Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if slices.ContainsFunc(f.cfg.Neighbors, func(n Neighbor) bool { return n.BFD }) {
+	if f.cfg.Raw != "" || slices.ContainsFunc(f.cfg.Neighbors, func(n Neighbor) bool { return n.BFD }) {
 		out, err := f.vtysh(ctx, "bfdd", "show bfd peers json")
 		if err != nil {
 			return nil, err

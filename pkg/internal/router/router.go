@@ -95,9 +95,17 @@ type Config struct {
 	ECMP bool
 	// Debug makes the daemon log its BGP and BFD events in detail.
 	Debug bool
+	// Raw, if set, is the router's whole configuration, as an operator
+	// would write it (BIRD's bird.conf; FRR's frr.conf, which vtysh loads
+	// into the running daemons), and the fields above are ignored: for
+	// testing example configurations.
+	Raw string
 }
 
 func (c *Config) validate() error {
+	if c.Raw != "" {
+		return nil
+	}
 	if c.ASN == 0 {
 		return errors.New("router: no ASN")
 	}
