@@ -12,8 +12,10 @@ MINUTES ?= 30
 FUZZMULT ?= 1
 fuzz_one = $(GO) test -run '^$$' -fuzz '^$(1)$$' -fuzztime $$(( $(2) * $(FUZZMULT) ))x $(3)
 
-# Debian packages the lab, the tests and the demo use.
-APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin
+# Debian packages the lab, the tests and the demo use. bird2, frr and exabgp
+# are the routers of the BGP tests, run by pkg/internal/router inside
+# namespaces; deps stops the host services their packages start.
+APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin bird2 frr exabgp
 
 .PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean
 
@@ -66,7 +68,13 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing && \
+		for p in $$missing; do case $$p in bird2) s=bird;; frr|exabgp) s=$$p;; *) continue;; esac; \
+			if [ -d /run/systemd/system ] && systemctl is-enabled --quiet $$s.service 2>/dev/null; then \
+				echo "stopping $$s.service, started by its package: the tests run routers in namespaces only"; \
+				systemctl disable --now $$s.service; \
+			fi; \
+		done; \
 	fi
 	@$(GO) version >/dev/null || { echo "Go 1.26 is needed (https://go.dev/dl/)"; exit 1; }
 	$(GO) mod download
