@@ -370,3 +370,21 @@ func TestValidateBGP(t *testing.T) {
 		})
 	}
 }
+
+// examples/bgp/wackamole.toml is valid as shipped.
+func TestExampleBGPConfig(t *testing.T) {
+	data, err := os.ReadFile("../../examples/bgp/wackamole.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse("/etc/wackamole/wackamole.toml", data, testSources(map[string]string{
+		"/etc/wackamole/gossip.key":     testKey,
+		"/etc/wackamole/leaf2.password": "change-me\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != ModeBGP || c.BGP.Announce != AnnounceOwner || len(c.BGP.Peers) != 2 || len(c.VIPs) != 3 || c.BGP.Peers[1].Password != "change-me" {
+		t.Errorf("unexpected example config: %+v", c.BGP)
+	}
+}
