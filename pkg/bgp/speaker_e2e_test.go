@@ -2,13 +2,18 @@ package bgp
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/internal/router"
 	"github.com/wackamole/wackamole/pkg/lab"
 )
@@ -546,4 +551,113 @@ func routes(t *testing.T, r router.Router) []router.Route {
 		t.Fatal(err)
 	}
 	return rs
+}
+
+// exampleAddrs moves the documentation addresses of examples/bgp into the
+// lab: the rack 192.0.2.0/24 and the VIPs 198.51.100.0/24 become the lab
+// subnet, leaf1 (.1) and leaf2 (.2) the lab's first two extra hosts (.3
+// and .4), the servers keep their last byte.
+var exampleAddrs = regexp.MustCompile(`\b(192\.0\.2|198\.51\.100)\.(\d+)\b`)
+
+func labText(text string) string {
+	return exampleAddrs.ReplaceAllStringFunc(text, func(a string) string {
+		m := exampleAddrs.FindStringSubmatch(a)
+		switch m[2] {
+		case "1":
+			return "198.18.0.3"
+		case "2":
+			return "198.18.0.4"
+		}
+		return "198.18.0." + m[2]
+	})
+}
+
+func readExample(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "bgp", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labText(string(data))
+}
+
+// exampleSpeaker parses examples/bgp/wackamole.toml as node k's file (its
+// own name, address and AS; the gossip key left out, the password file
+// written) and returns the speaker configuration it describes.
+func exampleSpeaker(t *testing.T, k int, password string) HelperConfig {
+	t.Helper()
+	text := readExample(t, "wackamole.toml")
+	pw := filepath.Join(t.TempDir(), "leaf2.password")
+	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for old, repl := range map[string]string{
+		`secret_key_file = "/etc/wackamole/gossip.key"`: "insecure = true",
+		`"/etc/wackamole/leaf2.password"`:               strconv.Quote(pw),
+		`node_name = "web1"`:                            fmt.Sprintf(`node_name = "web%d"`, k),
+		`bind = "198.18.0.11:7946"`:                     fmt.Sprintf(`bind = "198.18.0.%d:7946"`, 10+k),
+		"asn = 65101":                                   fmt.Sprintf("asn = %d", nodeASN(k)),
+	} {
+		if !strings.Contains(text, old) {
+			t.Fatalf("examples/bgp/wackamole.toml no longer has %q", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	c, err := config.Parse("wackamole.toml", []byte(text))
+	if err != nil {
+		t.Fatalf("examples/bgp/wackamole.toml: %v", err)
+	}
+	hc := HelperConfig{ASN: c.BGP.ASN, RouterID: c.BGP.RouterID}
+	for _, p := range c.BGP.Peers {
+		hc.Peers = append(hc.Peers, Peer{
+			Address: p.Address, ASN: p.ASN, HoldTime: p.HoldTime, Password: p.Password,
+			BFD: p.BFD, BFDInterval: p.BFDInterval, BFDMultiplier: p.BFDMultiplier,
+		})
+	}
+	return hc
+}
+
+// TestExamples runs examples/bgp as written (addresses moved into the
+// lab): two servers configured by wackamole.toml, each peering with leaf1
+// (BIRD, bird.conf) and leaf2 (FRR, frr.conf). Both leaves prefer the
+// owner's path over the standby's, spread an ordinary VIP over both
+// servers, and move everything to the survivor when a server dies.
+func TestExamples(t *testing.T) {
+	l, rs := newLab(t, 2, "leafa", "leafb")
+	la, lb, h1, h2 := rs[0], rs[1], l.Nodes[0], l.Nodes[1]
+	if la.Addr != netip.MustParseAddr("198.18.0.3") || lb.Addr != netip.MustParseAddr("198.18.0.4") {
+		t.Fatalf("leaves at %v and %v, not where labText puts them", la.Addr, lb.Addr)
+	}
+	frrConf := readExample(t, "frr.conf")
+	password := regexp.MustCompile(`neighbor servers password (\S+)`).FindStringSubmatch(frrConf)
+	if password == nil {
+		t.Fatal("examples/bgp/frr.conf has no password for the servers")
+	}
+	b := startBIRD(t, la, router.Config{Raw: readExample(t, "bird.conf")})
+	f := startFRR(t, lb, router.Config{Raw: frrConf})
+	n1 := startNode(t, h1, exampleSpeaker(t, 1, password[1]))
+	n2 := startNode(t, h2, exampleSpeaker(t, 2, password[1]))
+	for _, n := range []*node{n1, n2} {
+		n.waitEstablished(30*time.Second, la.Addr, true)
+		n.waitEstablished(30*time.Second, lb.Addr, true)
+	}
+	owned, shared := host32(netip.MustParseAddr("198.18.0.101")), host32(netip.MustParseAddr("198.18.0.102"))
+	n1.announce(owned, Path{})
+	n2.announce(owned, Path{Standby: true})
+	n1.announce(shared, Path{})
+	n2.announce(shared, Path{})
+	for _, r := range []router.Router{b, f} {
+		waitRoute(t, r, 10*time.Second, owned, h1.Addr)
+		waitRoute(t, r, 10*time.Second, shared, h1.Addr, h2.Addr)
+	}
+	stableRoute(t, b, time.Second, owned, h1.Addr)
+	stableRoute(t, f, time.Second, owned, h1.Addr)
+
+	start := time.Now()
+	n1.crash(within(t, 5*time.Second))
+	for _, r := range []router.Router{b, f} {
+		waitRoute(t, r, 3*time.Second, owned, h2.Addr)
+		t.Logf("%T moved the owned VIP to the standby %v after the owner's crash", r, time.Since(start).Round(time.Millisecond))
+		waitRoute(t, r, 3*time.Second, shared, h2.Addr)
+	}
 }
