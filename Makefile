@@ -27,7 +27,7 @@ ROOT_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude
 
 # Debian packages the lab, the tests and the demo use; lintian, man-db
 # and zsh check the Debian package, its manual pages and completions.
-APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin \
+APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin bird2 frr exabgp \
 	lintian man-db zsh systemd
 
 .PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean deb package-test
@@ -102,13 +102,27 @@ deb:
 package-test: deps deb
 	bash pkg/internal/cmd/mkdeb/package-test.sh bin/wackamole_*.deb
 
-## deps: install what is missing (Debian), and the Go modules.
+## deps: install what is missing (Debian), and the Go modules. A
+## policy-rc.d keeps the packages from starting their services (bird, frr,
+## exabgp would run in the host's namespace; the tests run them in their
+## own), and the services they enabled are disabled.
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
+		policy=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\n# installed by wackamole make deps: no package starts a service\nexit 101\n' > /usr/sbin/policy-rc.d; \
+			chmod 755 /usr/sbin/policy-rc.d; policy=1; fi; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; rc=$$?; \
+		if [ -n "$$policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; \
+		[ $$rc -eq 0 ] && \
+		for p in $$missing; do case $$p in bird2) s=bird;; frr|exabgp) s=$$p;; *) continue;; esac; \
+			if [ -d /run/systemd/system ] && systemctl is-enabled --quiet $$s.service 2>/dev/null; then \
+				echo "stopping $$s.service, started by its package: the tests run routers in namespaces only"; \
+				systemctl disable --now $$s.service; \
+			fi; \
+		done; \
 	fi
 	@$(GO) version >/dev/null || { echo "Go 1.26 is needed (https://go.dev/dl/)"; exit 1; }
 	$(GO) mod download

@@ -64,6 +64,8 @@ const (
 	// threads with realtime = true: above ordinary daemons, below the
 	// kernel's own threads (which run at 50 and up).
 	DefaultRealtimePriority = 10
+	// DefaultMode is the default mode.
+	DefaultMode = ModeL2
 )
 
 // MaxVIPs is the largest number of VIPs a configuration may hold. The
@@ -132,7 +134,8 @@ type Config struct {
 	Quorum int
 	// Mature is how long a new member waits before it takes VIPs. Default 5s.
 	Mature time.Duration
-	// Interface is the default interface for VIP addresses. Default "eth0".
+	// Interface is the default interface for VIP addresses. Default
+	// "eth0"; in bgp mode it is BGP.Interface, and the file may not set it.
 	Interface string
 	// ControlSocket is the unix socket wackatrl talks to.
 	// Default "/run/wackamole/wackamole.sock". At most 107 bytes (sun_path).
@@ -149,6 +152,12 @@ type Config struct {
 	// DrainTimeout bounds how long a graceful stop or drain waits for peers
 	// to take over this node's VIPs. Default 10s.
 	DrainTimeout time.Duration
+	// Mode is ModeL2 (default; "" means it too) or ModeBGP; the same on
+	// every node (it is part of Fingerprint).
+	Mode string
+	// BGP configures the BGP speaker; set only in bgp mode, where VIP
+	// addresses must be host routes (/32, /128).
+	BGP BGP
 
 	// Membership overrides the timings of the Timing profile.
 	Membership Membership

@@ -84,6 +84,7 @@ func TestParseValidFile(t *testing.T) {
 		MetricsListen: "127.0.0.1:9470",
 		Timing:        TimingFast,
 		DrainTimeout:  15 * time.Second,
+		Mode:          ModeL2,
 		Membership: Membership{
 			HeartbeatInterval: 100 * time.Millisecond,
 			FailureTimeout:    400 * time.Millisecond,
@@ -155,6 +156,7 @@ func TestDefaults(t *testing.T) {
 		ControlSocket:    "/run/wackamole/wackamole.sock",
 		Timing:           TimingLAN,
 		DrainTimeout:     10 * time.Second,
+		Mode:             ModeL2,
 		ARP:              ARP{Repeat: 3, Interval: 1100 * time.Millisecond, Refresh: 60 * time.Second, Cache: 10 * time.Second},
 		Balance:          Balance{MaxMoves: 1},
 		Damping:          defaultDamping,

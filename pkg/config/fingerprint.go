@@ -20,17 +20,30 @@ func (c *Config) QuorumNeeded() int {
 }
 
 // Fingerprint summarises what must be identical on every node of a group:
-// the VIP names, their address prefixes, their prefer lists and
-// balance.max_moves. It is 16 hex digits (64 bits of SHA-256 over a
+// the VIP names, their address prefixes, their prefer lists,
+// balance.max_moves and, in bgp mode, mode and bgp.announce. It is 16 hex digits (64 bits of SHA-256 over a
 // canonical, length-prefixed encoding).
 //
 // It does not depend on the order of the VIPs or of a VIP's addresses
 // (both are sets), nor on interfaces, which may differ from node to node;
 // the order of a prefer list matters.
+//
+// In bgp mode it also covers the mode and bgp.announce: a node announcing
+// over BGP and one sending ARP, or a node announcing every VIP and one
+// announcing only its own, would not serve the same group. The rest of
+// [bgp] (AS numbers, router ID, peers, timers, BFD, passwords, interface)
+// is node-local: nodes in different racks peer with different routers,
+// often from ASes of their own. An l2 configuration's fingerprint is the
+// same as before bgp mode existed, so that a group can be upgraded one
+// node at a time.
 func (c *Config) Fingerprint() string {
 	h := sha256.New()
 	writeString(h, "wackamole config fingerprint v1")
 	writeUint(h, uint64(int64(c.Balance.MaxMoves)))
+	if c.Mode == ModeBGP {
+		writeString(h, c.Mode)
+		writeString(h, c.BGP.Announce)
+	}
 
 	vips := make([]*VIP, len(c.VIPs))
 	for i := range c.VIPs {

@@ -12,10 +12,11 @@ import (
 // with a message and a line inside the file, that results are
 // deterministic, and that an accepted config passes Validate.
 //
-// Seeds: testdata/valid.toml, testdata/invalid.toml, the error table and
-// testdata/fuzz/FuzzParse. Run with go test -fuzz=FuzzParse.
+// Seeds: testdata/valid.toml, testdata/invalid.toml, testdata/valid-bgp.toml,
+// the error table and testdata/fuzz/FuzzParse. Run with go test
+// -fuzz=FuzzParse.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"testdata/valid.toml", "testdata/invalid.toml"} {
+	for _, name := range []string{"testdata/valid.toml", "testdata/invalid.toml", "testdata/valid-bgp.toml"} {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

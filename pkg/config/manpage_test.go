@@ -71,16 +71,21 @@ func TestManPageDocumentsEveryKey(t *testing.T) {
 	tables := map[string][]string{
 		"membership": membershipKeys, "arp": arpKeys, "balance": balanceKeys, "damping": dampingKeys,
 		"vip": vipKeys, "check": checkKeys, "hooks": hooksKeys,
+		"bgp": bgpKeys, "bgp.peer": bgpPeerKeys,
 	}
 	var accepted []string
-	for _, k := range topKeys {
-		if sub, isTable := tables[k]; isTable {
+	var add func(prefix, k string)
+	add = func(prefix, k string) {
+		if sub, isTable := tables[prefix+k]; isTable {
 			for _, s := range sub {
-				accepted = append(accepted, k+"."+s)
+				add(prefix+k+".", s)
 			}
-			continue
+			return
 		}
-		accepted = append(accepted, k)
+		accepted = append(accepted, prefix+k)
+	}
+	for _, k := range topKeys {
+		add("", k)
 	}
 	for _, k := range accepted {
 		if _, ok := doc[k]; !ok {
@@ -93,7 +98,7 @@ func TestManPageDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	for name := range tables {
-		if !slices.Contains(topKeys, name) {
+		if top, _, _ := strings.Cut(name, "."); !slices.Contains(topKeys, top) {
 			t.Errorf("table %s is not a top-level key of the parser", name)
 		}
 	}
@@ -149,6 +154,13 @@ func TestManPageDefaults(t *testing.T) {
 
 		"hooks.timeout": "Default: `" + strconv.Quote(short(DefaultHookTimeout)) + "`.",
 
+		"mode":                      "Default: `\"l2\"`.",
+		"bgp.announce":              "Default: `\"owner\"`.",
+		"bgp.interface":             "Default: `\"lo\"`.",
+		"bgp.peer.hold_time":        "Default: `\"9s\"`.",
+		"bgp.peer.bfd":              "Default: false.",
+		"bgp.peer.bfd_interval":     "Default: `\"100ms\"`.",
+		"bgp.peer.bfd_multiplier":   fmt.Sprintf("Default: %d.", DefaultBFDMultiplier),
 		"realtime":                  "Default: false.",
 		"realtime_priority":         fmt.Sprintf("Default: %d.", DefaultRealtimePriority),
 		"lock_memory":               "Default: false.",

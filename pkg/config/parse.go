@@ -32,12 +32,13 @@ func Load(path string) (*Config, error) {
 // validates the result. On any problem it returns a nil Config and an
 // Errors value listing every problem found, each with file, line and key.
 //
-// Besides data, Parse reads only three things: the secret_key_file (unless
+// Besides data, Parse reads only four things: the secret_key_file (unless
 // insecure = true; the file must be a regular file that other users cannot
-// access, holding the base64 of 16, 24 or 32 bytes), when node_name is
-// absent, the hostname, and the metadata of the hook programs and of the
-// exec checks' programs (each must be an executable regular file that not
-// every user may write). It is otherwise deterministic.
+// access, holding the base64 of 16, 24 or 32 bytes), the BGP peers'
+// password_files (under the same rules), when node_name is absent, the
+// hostname, and the metadata of the hook programs and of the exec checks'
+// programs (each must be an executable regular file that not every user
+// may write). It is otherwise deterministic.
 //
 // The returned VIPs are ordered by name, which the allocator relies on.
 func Parse(path string, data []byte) (*Config, error) {
@@ -46,6 +47,7 @@ func Parse(path string, data []byte) (*Config, error) {
 
 // sources are Parse's inputs other than the file, replaceable in tests.
 type sources struct {
+	// readKey reads a secret: the gossip key file, BGP password files.
 	readKey  func(name string) ([]byte, error)
 	hostname func() (string, error)
 	// executable checks a program to run; nil skips the check.
@@ -70,6 +72,7 @@ func parse(file string, data []byte, src sources) (*Config, error) {
 	c := d.config(raw, file)
 	d.nodeName(c, raw, src.hostname)
 	d.secretKey(c, file, src.readKey)
+	d.bgpPasswords(c, file, src.readKey)
 	check(r, c)
 	d.executables(c, src.executable)
 	if err := r.err(); err != nil {
@@ -109,9 +112,9 @@ var (
 	topKeys = []string{
 		"node_name", "bind", "advertise", "peers", "secret_key_file", "insecure",
 		"quorum", "mature", "interface", "control_socket", "control_group",
-		"metrics_listen", "timing", "drain_timeout",
+		"metrics_listen", "timing", "drain_timeout", "mode",
 		"realtime", "realtime_priority", "lock_memory",
-		"membership", "arp", "balance", "damping", "vip", "check", "hooks",
+		"membership", "arp", "balance", "damping", "vip", "check", "hooks", "bgp",
 	}
 	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval", "heartbeat_port"}
 	arpKeys        = []string{"repeat", "interval", "refresh", "cache", "notify"}
@@ -153,6 +156,7 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 		},
 		RealtimePriority: DefaultRealtimePriority,
 		Hooks:            Hooks{Timeout: DefaultHookTimeout},
+		Mode:             DefaultMode,
 	}
 	var root path
 	d.unknown(t, root, topKeys)
@@ -250,6 +254,12 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 		d.integer(m, p, "reuse", &c.Damping.Reuse)
 		d.integer(m, p, "max_penalty", &c.Damping.Max)
 		d.duration(m, p, "half_life", &c.Damping.HalfLife)
+	}
+	d.bgp(c, t)
+	if c.Mode == ModeBGP && !c.BGP.RouterID.IsValid() && c.Advertise != "" {
+		if hp, err := parseHostPort(c.Advertise, hostAdvertise, 0); err == nil && hp.addr.Is4() {
+			c.BGP.RouterID = hp.addr
+		}
 	}
 	c.VIPs = d.vips(t, c.Interface)
 	c.Checks = d.checks(t)

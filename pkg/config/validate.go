@@ -34,6 +34,11 @@ func (c *Config) Validate() error {
 				return c.Checks[i].Line
 			}
 		}
+		if len(p) >= 3 && p[0] == "bgp" && p[1] == "peer" {
+			if i, ok := p[2].(int); ok && i >= 0 && i < len(c.BGP.Peers) {
+				return c.BGP.Peers[i].Line
+			}
+		}
 		return 0
 	}}
 	check(r, c)
@@ -130,7 +135,9 @@ func check(r *reporter, c *Config) {
 		r.add(mp.key("failure_timeout"), fmt.Sprintf("%v is not longer than heartbeat_interval (%v): every peer would look failed", m.FailureTimeout, m.HeartbeatInterval))
 	}
 
-	checkErr(root.key("interface"), checkIfName(c.Interface))
+	if c.Mode != ModeBGP { // in bgp mode it is [bgp] interface, checked there
+		checkErr(root.key("interface"), checkIfName(c.Interface))
+	}
 	if p := root.key("control_socket"); ok(p) {
 		if err := checkPathName(c.ControlSocket); err != nil {
 			r.add(p, err.Error())
@@ -196,6 +203,7 @@ func check(r *reporter, c *Config) {
 		r.add(p, fmt.Sprintf("%d: SCHED_FIFO priorities are 1 to 99", c.RealtimePriority))
 	}
 
+	hosts = append(hosts, checkBGP(r, c)...)
 	checkVIPs(r, c, hosts)
 	checkChecks(r, c)
 	checkHooks(r, c)
