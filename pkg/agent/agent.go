@@ -77,10 +77,13 @@ type Options struct {
 	Config *config.Config
 	// Timing is the node's timing (the group runs with the same); default
 	// membership.LAN().
-	Timing    membership.Timing
-	Group     Group
-	Binder    Binder
+	Timing membership.Timing
+	Group  Group
+	Binder Binder
+	// Announcer announces VIPs on the link (l2 mode); Router announces
+	// their routes (bgp mode). One of the two.
 	Announcer Announcer
+	Router    Router
 	// Health, Hooks and Neighbors are optional: no checks (always
 	// healthy), no hooks, no neighbour sharing.
 	Health Health
@@ -149,8 +152,17 @@ type Agent struct {
 	// another member also holds; shared marks the held VIPs that another
 	// member held too at the last round (when that ends, this node has the
 	// last word: it announces again).
-	reclaimed   map[string]time.Time
-	shared      map[string]bool
+	reclaimed map[string]time.Time
+	shared    map[string]bool
+	// bgp mode: router announces the routes; all is announce = "all";
+	// standby are VIPs bound here but not held (this node is their
+	// planned successor, or they linger after a hand-over, until
+	// lingering's time); routes is what the router was last given.
+	router      Router
+	all         bool
+	standby     map[string]bool
+	lingering   map[string]time.Time
+	routes      []Route
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	lastMeta    []byte
 	refresh     period // arp.refresh
@@ -171,8 +183,8 @@ type Agent struct {
 
 // New returns an agent; Run starts it.
 func New(o Options) (*Agent, error) {
-	if o.Config == nil || o.Group == nil || o.Binder == nil || o.Announcer == nil {
-		return nil, errors.New("agent: Config, Group, Binder and Announcer are required")
+	if o.Config == nil || o.Group == nil || o.Binder == nil || (o.Announcer == nil && o.Router == nil) {
+		return nil, errors.New("agent: Config, Group, Binder and Announcer (l2 mode) or Router (bgp mode) are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -207,6 +219,9 @@ func New(o Options) (*Agent, error) {
 		lastDefend: map[string]time.Time{},
 		handing:    map[string]handing{},
 		reclaimed:  map[string]time.Time{},
+		router:     o.Router,
+		standby:    map[string]bool{},
+		lingering:  map[string]time.Time{},
 		shared:     map[string]bool{},
 		conflicts:  map[string]bool{},
 		healthy:    true,
@@ -228,6 +243,7 @@ func Fingerprint(c *config.Config) uint64 {
 
 func (a *Agent) setConfig(c *config.Config) {
 	a.cfg = c
+	a.all = a.router != nil && c.BGP.Announce == config.AnnounceAll
 	a.policy = policy.Config{
 		Self:        c.NodeName,
 		Fingerprint: Fingerprint(c),
@@ -334,7 +350,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			if a.stopBy.IsZero() {
 				a.stopBy = now.Add(a.cfg.DrainTimeout)
 			}
-			if pending, _ := a.handover(); len(pending) == 0 {
+			if pending, _ := a.handover(); len(pending) == 0 && len(a.lingering) == 0 {
 				return a.finish(now)
 			}
 			if !now.Before(a.stopBy) {
@@ -371,6 +387,12 @@ func (a *Agent) finish(now time.Time) error {
 	}
 	for _, name := range a.heldNames() {
 		a.release(name, "shutdown", "shutting down")
+	}
+	for name := range a.standby {
+		a.unbindStandby(name)
+	}
+	if a.router != nil {
+		a.setRoutes(false)
 	}
 	a.cleanup("shutdown")
 	for _, w := range a.drainWaiter {
@@ -434,7 +456,7 @@ func (a *Agent) cleanup(when string) {
 	}
 	mine := map[vip.Bound]bool{}
 	for _, v := range a.cfg.VIPs {
-		if a.held[v.Name] {
+		if a.bound(v.Name) {
 			for _, ad := range v.Addresses {
 				mine[vip.Bound{Interface: ad.Interface, Prefix: ad.Prefix}] = true
 			}

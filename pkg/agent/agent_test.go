@@ -160,14 +160,24 @@ type rig struct {
 
 func newRig(t *testing.T, text string) *rig {
 	t.Helper()
+	return newRigWith(t, text, nil)
+}
+
+// newRigWith is newRig with a chance to change the options.
+func newRigWith(t *testing.T, text string, change func(*Options)) *rig {
+	t.Helper()
 	r := &rig{
 		g:     &fakeGroup{changed: make(chan struct{})},
 		b:     &fakeBinder{addrs: map[vip.Bound]bool{}, down: map[string]bool{}},
 		ann:   &fakeAnnouncer{},
 		clock: time.Unix(1000, 0),
 	}
-	a, err := New(Options{Config: parse(t, text), Group: r.g, Binder: r.b, Announcer: r.ann,
-		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return r.clock }})
+	o := Options{Config: parse(t, text), Group: r.g, Binder: r.b, Announcer: r.ann,
+		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return r.clock }}
+	if change != nil {
+		change(&o)
+	}
+	a, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

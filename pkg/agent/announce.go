@@ -26,8 +26,8 @@ var unicastReasons = map[string]bool{"acquired": true, "restored": true}
 // Repeats spaced over more than a second beat receivers' ARP locktime; a
 // series already pending is extended, never shortened.
 func (a *Agent) schedule(name string, n int, why string, now time.Time) {
-	if n < 1 || !a.held[name] {
-		return
+	if n < 1 || !a.held[name] || a.announcer == nil {
+		return // nothing to announce, or nothing to announce it with (bgp mode)
 	}
 	if p, ok := a.announces[name]; ok {
 		p.next = now

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -123,6 +124,10 @@ func CheckReload(old, new *config.Config) error {
 	check("timing", old.Timing == new.Timing && old.Membership == new.Membership)
 	check("control_socket", old.ControlSocket == new.ControlSocket && old.ControlGroup == new.ControlGroup)
 	check("metrics_listen", old.MetricsListen == new.MetricsListen)
+	check("mode", old.Mode == new.Mode)
+	// The speaker's sessions are set up at start.
+	check("bgp", reflect.DeepEqual(old.BGP, new.BGP))
+	check("realtime", old.Realtime == new.Realtime && old.RealtimePriority == new.RealtimePriority && old.LockMemory == new.LockMemory)
 	if len(fixed) > 0 {
 		return fmt.Errorf("reload refused: %s cannot change without a restart; nothing was changed", strings.Join(fixed, ", "))
 	}

@@ -50,6 +50,11 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 
 	actions := vip.Diff(&plan, vip.Local{Name: a.cfg.NodeName, Held: a.held, Leaving: a.leaving, Conflicts: conflicts,
 		Confirmed: a.confirmed(plan, view)})
+	if a.all {
+		// announce = all: no owners, every eligible node holds all.
+		actions = nil
+		a.allRound(dec, now)
+	}
 	if dec.Recovering {
 		// The view is the one from before this node's stall: acting on
 		// it could release what another node just took, or defend what
@@ -70,7 +75,7 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 					a.hook(hooks.Conflict, v, act.Cause)
 				}
 			}
-			a.release(act.VIP, act.Cause, act.Why)
+			a.handOff(act.VIP, act.Cause, act.Why, now)
 		case vip.Handover:
 			a.leaving[act.VIP] = true
 			delete(a.announces, act.VIP) // announcing it now would pull clients back
@@ -88,16 +93,19 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 		}
 	}
 	a.plan = plan
-	if !dec.Recovering {
+	if !dec.Recovering && !a.all {
 		a.recordHandovers(plan, view)
 		a.claimShared(plan, now)
 		a.noticeMembership(view, now)
+	}
+	if a.router != nil && !a.all {
+		a.routeRound(dec, plan, now)
 	}
 
 	a.announceDue(now)
 	a.publish(now)
 	a.setStatus(dec, plan, waiting, now)
-	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next)
+	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next, a.nextLinger())
 }
 
 // local is this node's own state for the policy.
@@ -341,11 +349,9 @@ func (a *Agent) release(name, cause, why string) {
 			errs = append(errs, err)
 		}
 	}
-	delete(a.held, name)
-	delete(a.leaving, name)
-	delete(a.since, name)
-	delete(a.announces, name)
-	a.count(func(c *Counters) { c.Released[cause]++ })
+	delete(a.standby, name)
+	delete(a.lingering, name)
+	a.unclaim(name, cause)
 	if err := errors.Join(errs...); err != nil {
 		a.log.Error("releasing VIP", "vip", name, "err", err)
 		a.count(func(c *Counters) { c.Errors++ })
@@ -353,6 +359,16 @@ func (a *Agent) release(name, cause, why string) {
 	}
 	a.log.Info("released VIP", "vip", name, "addresses", addrList(v), "reason", why)
 	a.hook(hooks.Release, v, cause)
+}
+
+// unclaim forgets that this node holds a VIP (its addresses are the
+// caller's business).
+func (a *Agent) unclaim(name, cause string) {
+	delete(a.held, name)
+	delete(a.leaving, name)
+	delete(a.since, name)
+	delete(a.announces, name)
+	a.count(func(c *Counters) { c.Released[cause]++ })
 }
 
 // hook tells the operator's hook about an event; it never blocks.
@@ -410,7 +426,7 @@ func (a *Agent) checkHealth() {
 // restoreMissing puts back addresses of held VIPs that disappeared (removed
 // by hand, or flushed with the link) and announces them again.
 func (a *Agent) restoreMissing(now time.Time) {
-	for _, name := range a.heldNames() {
+	for _, name := range a.boundNames() {
 		v, ok := findVIP(a.cfg, name)
 		if !ok {
 			continue

@@ -70,6 +70,10 @@ func goldenStatus() Status {
 			Errors:        3,
 		},
 		Notes: []string{"web4 has another configuration (fingerprint 77aa01)"},
+		BGP: &BGP{
+			Peers:  []BGPPeer{{Address: "198.18.0.1", ASN: 65000, State: "established", Uptime: "1h2m3s", BFD: "up", Advertised: 2}},
+			Routes: []BGPRoute{{Prefix: "198.18.1.100/32"}, {Prefix: "198.18.1.101/32", Standby: true}},
+		},
 	}
 }
 

@@ -43,7 +43,40 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	return WriteVIPs(w, VIPs{Node: s.Node, VIPs: s.VIPs}, now)
+	if err := WriteVIPs(w, VIPs{Node: s.Node, VIPs: s.VIPs}, now); err != nil {
+		return err
+	}
+	if s.BGP == nil {
+		return nil
+	}
+	fmt.Fprintln(w)
+	return WriteBGP(w, *s.BGP)
+}
+
+// WriteBGP writes the BGP sessions and the routes this node announces.
+func WriteBGP(w io.Writer, b BGP) error {
+	t := newTable(w)
+	fmt.Fprintln(t, "BGP PEER\tASN\tSTATE\tUP\tBFD\tADVERTISED\tFLAPS\tLAST ERROR")
+	for _, p := range b.Peers {
+		fmt.Fprintf(t, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\n", p.Address, p.ASN, p.State, p.Uptime, p.BFD, p.Advertised, p.Flaps, orDash(p.LastError))
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	t = newTable(w)
+	fmt.Fprintln(t, "ROUTE\tPATH")
+	for _, r := range b.Routes {
+		path := "owner"
+		if r.Standby {
+			path = "standby (longer AS path)"
+		}
+		fmt.Fprintf(t, "%s\t%s\n", r.Prefix, path)
+	}
+	if len(b.Routes) == 0 {
+		fmt.Fprintln(t, "-\tnothing announced")
+	}
+	return t.Flush()
 }
 
 func quorum(q Quorum) string {

@@ -30,7 +30,9 @@ type Status struct {
 	Members []Member `json:"members"`
 	VIPs    []VIP    `json:"vips"`
 	// Checks are this node's health checks.
-	Checks   []Check  `json:"checks,omitempty"`
+	Checks []Check `json:"checks,omitempty"`
+	// BGP is the BGP speaker's state, in bgp mode only.
+	BGP      *BGP     `json:"bgp,omitempty"`
 	Counters Counters `json:"counters"`
 	// Notes are conditions an operator should know about, in words.
 	Notes []string `json:"notes,omitempty"`
@@ -137,4 +139,43 @@ type Counters struct {
 	Conflicts     uint64            `json:"conflicts"`
 	Announcements uint64            `json:"announcements"`
 	Errors        uint64            `json:"errors"`
+}
+
+// BGP is the state of a node's BGP speaker (mode = "bgp").
+type BGP struct {
+	// Peers are the routers, one per [[bgp.peer]].
+	Peers []BGPPeer `json:"peers"`
+	// Routes are the host routes this node announces.
+	Routes []BGPRoute `json:"routes"`
+}
+
+// BGPPeer is one BGP session.
+type BGPPeer struct {
+	Address string `json:"address"`
+	ASN     uint32 `json:"asn"`
+	// State is the session's state: idle, connect, active, opensent,
+	// openconfirm or established.
+	State string `json:"state"`
+	// Uptime is how long it has been established ("0s" if it is not).
+	Uptime string `json:"uptime"`
+	// BFD is the BFD session's state: off, down, init or up.
+	BFD string `json:"bfd"`
+	// Received counts the prefixes the router sent, Accepted those kept
+	// (always 0: a node never carries routes between routers), Advertised
+	// the routes announced to it.
+	Received   int `json:"received"`
+	Accepted   int `json:"accepted"`
+	Advertised int `json:"advertised"`
+	// Flaps counts the times the session went down after being up.
+	Flaps     int    `json:"flaps"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// BGPRoute is one route this node announces.
+type BGPRoute struct {
+	Prefix string `json:"prefix"`
+	// Standby: announced with a longer AS path, used by routers only when
+	// no ordinary path is left (the VIP's successor, or a node without
+	// quorum).
+	Standby bool `json:"standby"`
 }

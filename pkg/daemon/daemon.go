@@ -16,6 +16,7 @@ import (
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/membership/heartbeat"
 	"github.com/wackamole/wackamole/pkg/agent"
+	"github.com/wackamole/wackamole/pkg/bgp"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/hooks"
@@ -31,7 +32,8 @@ type Daemon struct {
 	group    *membership.Group
 	binder   *vip.Binder
 	announce *arp.Announcer
-	listener *arp.Listener
+	listener *arp.Listener // nil in bgp mode
+	speaker  *bgp.Speaker  // nil in l2 mode
 	control  *control.Server
 	metrics  *metrics.Server // nil unless metrics_listen is set
 	checks   *checks
@@ -113,7 +115,17 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 		d.close()
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	d.announce = arp.NewAnnouncer(log)
+	var router agent.Router
+	if c.Mode == config.ModeBGP {
+		// No ARP in bgp mode: the VIPs are host routes.
+		if d.speaker, err = startSpeaker(c, log); err != nil {
+			d.close()
+			return nil, err
+		}
+		router = routes{d.speaker}
+	} else {
+		d.announce = arp.NewAnnouncer(log)
+	}
 	mc, err := MembershipConfig(c, log)
 	if err != nil {
 		d.close()
@@ -142,23 +154,31 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 		}
 	})
 	d.hooks = hooks.New(c.Hooks, log)
-	d.agent, err = agent.New(agent.Options{
-		Config: c, Timing: mc.Timing, Group: d.group, Binder: d.binder, Announcer: d.announce, Logger: log,
+	o := agent.Options{
+		Config: c, Timing: mc.Timing, Group: d.group, Binder: d.binder, Logger: log,
 		Health: d.checks, Hooks: d.hooks, OnRound: d.notify.round,
-		Neighbors: func(ifname string) ([]arp.Host, error) {
+	}
+	if router != nil {
+		o.Router = router
+	} else {
+		o.Announcer = d.announce
+		o.Neighbors = func(ifname string) ([]arp.Host, error) {
 			return arp.Neighbors(ifname, membership.MaxNeighbors, d.agent.Watched)
-		},
-	})
+		}
+	}
+	d.agent, err = agent.New(o)
 	if err != nil {
 		d.group.Shutdown()
 		d.close()
 		return nil, err
 	}
 	wake = d.agent.Wake
-	d.listener = arp.NewListener(log, d.agent.Watched, func(cl arp.Claim) {
-		d.agent.Conflict(cl.Interface, cl.Addr, cl.MAC.String())
-	})
-	d.listener.SetInterfaces(agent.Interfaces(c))
+	if d.speaker == nil {
+		d.listener = arp.NewListener(log, d.agent.Watched, func(cl arp.Claim) {
+			d.agent.Conflict(cl.Interface, cl.Addr, cl.MAC.String())
+		})
+		d.listener.SetInterfaces(agent.Interfaces(c))
+	}
 	return d, nil
 }
 
@@ -214,13 +234,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	side, stopSide := context.WithCancel(context.Background())
 	d.checks.run(side)
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := d.listener.Run(side); err != nil && !errors.Is(err, context.Canceled) {
-			d.log.Error("ARP listener stopped", "err", err)
-		}
-	}()
+	wg.Add(1)
+	if d.listener != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.listener.Run(side); err != nil && !errors.Is(err, context.Canceled) {
+				d.log.Error("ARP listener stopped", "err", err)
+			}
+		}()
+	}
 	if wd := d.notify.watchdog; wd > 0 {
 		// Only a wake-up: the beat itself comes from the round it
 		// causes, so a stuck loop still stops beating.
@@ -234,7 +257,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		changed := func() {
 			d.agent.Wake()
-			d.listener.Resync()
+			if d.listener != nil {
+				d.listener.Resync()
+			}
 			d.group.Rejoin() // a link that came back may reach dropped members
 		}
 		if err := d.binder.Watch(side, changed); err != nil && !errors.Is(err, context.Canceled) {
@@ -280,7 +305,9 @@ func (d *Daemon) Reload(ctx context.Context) error {
 		go old.Close()
 	}
 	d.checks.set(c.Checks)
-	d.listener.SetInterfaces(agent.Interfaces(c))
+	if d.listener != nil {
+		d.listener.SetInterfaces(agent.Interfaces(c))
+	}
 	d.cfg = c
 	return nil
 }
@@ -304,6 +331,12 @@ func (d *Daemon) close() {
 	}
 	if d.announce != nil {
 		d.announce.Close()
+	}
+	if d.speaker != nil {
+		// Withdraws what is left, then says goodbye to the routers.
+		if err := d.speaker.Close(); err != nil && !errors.Is(err, bgp.ErrClosed) {
+			d.log.Warn("closing the BGP speaker", "err", err)
+		}
 	}
 	if d.binder != nil {
 		d.binder.Close()

@@ -10,7 +10,11 @@ import (
 // protocol's terms. With Drain, Undrain and Reload it makes the Daemon the
 // control socket's backend (control.Backend) and the metrics' source
 // (metrics.Source).
-func (d *Daemon) Status() control.Status { return controlStatus(d.agent.Status()) }
+func (d *Daemon) Status() control.Status {
+	s := controlStatus(d.agent.Status())
+	s.BGP = bgpStatus(d.speaker)
+	return s
+}
 
 // controlStatus converts the agent's status to the control protocol's. The
 // two are separate types so that the agent's may change freely: the wire

@@ -61,6 +61,10 @@ var (
 	dampedDesc        = desc("damped", "1 while this node is damped for flapping: it takes no VIPs.")
 	penaltyDesc       = desc("damping_penalty", "This node's flap damping penalty (RFC 2439 style: each flap adds, it halves every half-life).")
 	unreachableDesc   = desc("members_unreachable", "Members that others hear but this node does not: a cut path between two members.")
+	bgpSessionDesc    = desc("bgp_session_up", "1 while the BGP session with the router is established (bgp mode).", "peer")
+	bgpBFDDesc        = desc("bgp_bfd_up", "1 while the BFD session with the router is up (bgp mode, bfd = true).", "peer")
+	bgpFlapsDesc      = desc("bgp_session_flaps_total", "Times the BGP session went down after being established.", "peer")
+	bgpRoutesDesc     = desc("bgp_routes_announced", "Host routes this node announces, by path (owner or standby).", "path")
 )
 
 // Collector is a prometheus.Collector of a node's Status.
@@ -79,6 +83,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		membersDesc, eligibleDesc, quorumHaveDesc, quorumNeedDesc, quorumOKDesc, vipsDesc, vipsHeldDesc,
 		vipOwnerDesc, vipHoldersDesc, nodeInfoDesc, healthyDesc, startDesc, acquisitionsDesc, releasesDesc,
 		conflictsDesc, announcementsDesc, errorsDesc, gossipHealthDesc, dampedDesc, penaltyDesc, unreachableDesc,
+		bgpSessionDesc, bgpBFDDesc, bgpFlapsDesc, bgpRoutesDesc,
 	} {
 		ch <- d
 	}
@@ -166,6 +171,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dampedDesc, b2f(s.Damping.Damped))
 	gauge(penaltyDesc, float64(s.Damping.Penalty))
 	gauge(unreachableDesc, float64(unreachable))
+	if b := s.BGP; b != nil {
+		for _, p := range b.Peers {
+			gauge(bgpSessionDesc, b2f(p.State == "established"), p.Address)
+			gauge(bgpBFDDesc, b2f(p.BFD == "up"), p.Address)
+			counter(bgpFlapsDesc, uint64(p.Flaps), p.Address)
+		}
+		owner, standby := 0, 0
+		for _, r := range b.Routes {
+			if r.Standby {
+				standby++
+			} else {
+				owner++
+			}
+		}
+		gauge(bgpRoutesDesc, float64(owner), "owner")
+		gauge(bgpRoutesDesc, float64(standby), "standby")
+	}
 }
 
 func b2f(b bool) float64 {

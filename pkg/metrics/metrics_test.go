@@ -230,3 +230,29 @@ func get(t *testing.T, url string, code int) string {
 	}
 	return string(data)
 }
+
+func TestCollectorBGP(t *testing.T) {
+	s := status()
+	s.BGP = &control.BGP{
+		Peers:  []control.BGPPeer{{Address: "198.18.0.1", State: "established", BFD: "up", Flaps: 2}, {Address: "198.18.0.2", State: "active", BFD: "down"}},
+		Routes: []control.BGPRoute{{Prefix: "198.18.1.100/32"}, {Prefix: "198.18.1.101/32", Standby: true}, {Prefix: "198.18.1.102/32", Standby: true}},
+	}
+	want := `
+# HELP wackamole_bgp_session_up 1 while the BGP session with the router is established (bgp mode).
+# TYPE wackamole_bgp_session_up gauge
+wackamole_bgp_session_up{peer="198.18.0.1"} 1
+wackamole_bgp_session_up{peer="198.18.0.2"} 0
+# HELP wackamole_bgp_bfd_up 1 while the BFD session with the router is up (bgp mode, bfd = true).
+# TYPE wackamole_bgp_bfd_up gauge
+wackamole_bgp_bfd_up{peer="198.18.0.1"} 1
+wackamole_bgp_bfd_up{peer="198.18.0.2"} 0
+# HELP wackamole_bgp_routes_announced Host routes this node announces, by path (owner or standby).
+# TYPE wackamole_bgp_routes_announced gauge
+wackamole_bgp_routes_announced{path="owner"} 1
+wackamole_bgp_routes_announced{path="standby"} 2
+`
+	if err := testutil.CollectAndCompare(NewCollector(&fakeSource{s: s}), strings.NewReader(want),
+		"wackamole_bgp_session_up", "wackamole_bgp_bfd_up", "wackamole_bgp_routes_announced"); err != nil {
+		t.Error(err)
+	}
+}
