@@ -191,7 +191,10 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	}
 	tc := heartbeat.DefaultConfig()
 	tc.Name, tc.Bind, tc.Label, tc.Key, tc.OldKeys = cfg.Name, hbBind, cfg.Label, cfg.Key, cfg.OldKeys
-	tc.Handler, tc.Sched, tc.Process = (*beats)(g), cfg.Sched, g.version.start
+	tc.Handler, tc.Process = (*beats)(g), g.version.start
+	if tc.Polled = cfg.Timing.polled(); !tc.Polled {
+		tc.Sched = cfg.Sched // the polled loop's thread applies it itself
+	}
 	if g.tr, err = heartbeat.Listen(tc); err != nil {
 		return nil, fmt.Errorf("membership: heartbeat socket on %s: %w", hbBind, err)
 	}

@@ -43,7 +43,7 @@ func TestLocalHealth(t *testing.T) {
 
 func TestStalledAt(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	h := newLocalHealth(Fast(), t0) // threshold: max(75 ms, 75 ms)
+	h := newLocalHealth(Timing{HeartbeatInterval: 25 * time.Millisecond, FailureTimeout: 150 * time.Millisecond}, t0) // threshold: max(75 ms, 75 ms)
 	if got := h.stalledAt(t0.Add(70 * time.Millisecond)); got != 0 {
 		t.Fatalf("stalled %v after 70 ms", got)
 	}

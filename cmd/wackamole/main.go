@@ -37,7 +37,7 @@ DESCRIPTION
     Every web node runs wackamole. The daemons form one gossip group and spread
     the configured VIPs over the live members, about one per member; when a
     member fails its VIPs move to the survivors within about a second
-    (timing = "lan"; about 0.1 s with timing = "fast"). Publish every VIP under
+    (timing = "lan"; about 20 ms with timing = "fast"). Publish every VIP under
     one DNS name (round-robin) and every node takes traffic.
 
     A node takes VIPs only while it sees a quorum (a majority of the peers by

@@ -164,7 +164,7 @@ type Transport struct {
 	counter     atomic.Uint64
 	label       string
 
-	conn    *net.UDPConn
+	sock    *socket
 	local   netip.AddrPort
 	sealer  atomic.Pointer[Sealer]
 	replays *replayTable
@@ -255,34 +255,22 @@ func Listen(cfg Config) (*Transport, error) {
 
 	bind := netip.AddrPortFrom(cfg.Bind.Addr().Unmap(), cfg.Bind.Port())
 	v6 := bind.Addr().Is6()
-	network := "udp4"
-	if v6 {
-		network = "udp6"
-	}
-	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(bind))
+	sock, err := openSocket(bind, cfg.ReadBuffer)
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: listen on %v: %w", bind, err)
 	}
 	fail := func(err error) (*Transport, error) {
-		conn.Close()
+		sock.close()
 		return nil, err
 	}
-	if cfg.ReadBuffer > 0 {
-		if err := conn.SetReadBuffer(cfg.ReadBuffer); err != nil {
-			return fail(fmt.Errorf("heartbeat: receive buffer on %v: %w", bind, err))
-		}
-	}
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return fail(fmt.Errorf("heartbeat: socket on %v: %w", bind, err))
-	}
+	conn, raw := sock.conn(), sock.raw()
 	t := &Transport{
 		id:       ID(cfg.Name),
 		process:  cfg.Process,
 		salt:     binary.BigEndian.Uint32(seed[:4]),
 		label:    cfg.Label,
-		conn:     conn,
-		local:    conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		sock:     sock,
+		local:    sock.local,
 		replays:  newReplayTable(cfg.MaxSenders),
 		handler:  cfg.Handler,
 		beatBuf:  make([]byte, BeatLen),
@@ -464,7 +452,7 @@ func (t *Transport) Close() error {
 		t.pollMu.Lock() // a Poll in progress ends first
 		defer t.pollMu.Unlock()
 		t.rx.release()
-		if err := t.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := t.sock.close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			t.closeErr = err
 		}
 	})

@@ -78,7 +78,7 @@ const MaxVIPs = 1900
 const (
 	// TimingLAN is the default: failover in about a second on a LAN.
 	TimingLAN = "lan"
-	// TimingFast fails over in about 0.1 s, on a quiet LAN.
+	// TimingFast fails over in about 20 ms, on a quiet LAN.
 	TimingFast = "fast"
 	// TimingWAN tolerates high latency and loss; failover takes seconds.
 	TimingWAN = "wan"
