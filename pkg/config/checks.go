@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,7 +22,14 @@ const (
 	CheckHTTP = "http"
 	// CheckTCP connects; an accepted connection is healthy.
 	CheckTCP = "tcp"
+	// CheckICMP sends an ICMP echo request; a reply is healthy. The usual
+	// target is the gateway: a node that cannot reach it serves nobody
+	// beyond its segment (heartbeat's ping nodes).
+	CheckICMP = "icmp"
 )
+
+// checkKinds are the kinds, in the order messages name them.
+var checkKinds = []string{CheckExec, CheckHTTP, CheckTCP, CheckICMP}
 
 // Defaults of [[check]] and [hooks] keys absent from the file.
 const (
@@ -64,7 +74,8 @@ type Check struct {
 	// for others.
 	Command []string
 	// Address is what a tcp check connects to, host:port (IPv6 in
-	// brackets). Required for tcp checks, not allowed for others.
+	// brackets), or what an icmp check pings, an IP address. Required for
+	// tcp and icmp checks, not allowed for others.
 	Address string
 	// Interval separates the starts of two runs. Default 2s.
 	Interval time.Duration
@@ -106,6 +117,7 @@ var (
 		CheckExec: {"command"},
 		CheckHTTP: {"url", "expect_status"},
 		CheckTCP:  {"address"},
+		CheckICMP: {"address"},
 	}
 )
 
@@ -146,11 +158,14 @@ func (d *decoder) checks(t map[string]any) []Check {
 		d.integer(m, cp, "fall", &c.Fall)
 
 		if _, ok := m["kind"]; !ok {
-			msg := fmt.Sprintf("missing: want %q, %q or %q", CheckExec, CheckHTTP, CheckTCP)
-			for _, kind := range []string{CheckExec, CheckHTTP, CheckTCP} {
+			msg := fmt.Sprintf("missing: want %s", kindList())
+			for _, kind := range []string{CheckExec, CheckHTTP} {
 				if _, ok := m[checkKindKeys[kind][0]]; ok {
 					msg = fmt.Sprintf("missing: set kind = %q", kind)
 				}
+			}
+			if _, ok := m["address"]; ok {
+				msg = fmt.Sprintf("missing: set kind = %q (host:port) or %q (an IP address)", CheckTCP, CheckICMP)
 			}
 			d.r.add(cp.key("kind"), msg)
 		}
@@ -158,14 +173,9 @@ func (d *decoder) checks(t map[string]any) []Check {
 		if _, ok := checkKindKeys[c.Kind]; ok {
 			// Keys of another kind, reported by presence: an empty
 			// command or a zero expect_status would pass check.
-			for kind, keys := range checkKindKeys {
-				if kind == c.Kind {
-					continue
-				}
-				for _, k := range keys {
-					if _, ok := m[k]; ok && !d.r.isBad(cp.key(k)) {
-						d.r.add(cp.key(k), fmt.Sprintf("not used by %s checks (only by %s checks)", c.Kind, kind))
-					}
+			for _, k := range foreignKeys(c.Kind) {
+				if _, ok := m[k]; ok && !d.r.isBad(cp.key(k)) {
+					d.r.add(cp.key(k), foreignMessage(c.Kind, k))
 				}
 			}
 			if _, ok := m["expect_status"]; !ok && c.Kind == CheckHTTP {
@@ -324,7 +334,7 @@ func checkChecks(r *reporter, c *Config) {
 		kp := p.key("kind")
 		if _, known := checkKindKeys[ch.Kind]; !known {
 			if ok(kp) {
-				r.add(kp, fmt.Sprintf("%q is not a check kind: want %q, %q or %q", ch.Kind, CheckExec, CheckHTTP, CheckTCP))
+				r.add(kp, fmt.Sprintf("%q is not a check kind: want %s", ch.Kind, kindList()))
 			}
 		} else {
 			checkCheckKind(r, p, &ch)
@@ -360,11 +370,9 @@ func checkCheckKind(r *reporter, p path, ch *Check) {
 		"expect_status": ch.ExpectStatus != 0,
 		"address":       ch.Address != "",
 	}
-	for kind, keys := range checkKindKeys {
-		for _, k := range keys {
-			if kind != ch.Kind && set[k] && ok(p.key(k)) {
-				r.add(p.key(k), fmt.Sprintf("not used by %s checks (only by %s checks)", ch.Kind, kind))
-			}
+	for _, k := range foreignKeys(ch.Kind) {
+		if set[k] && ok(p.key(k)) {
+			r.add(p.key(k), foreignMessage(ch.Kind, k))
 		}
 	}
 
@@ -401,7 +409,64 @@ func checkCheckKind(r *reporter, p path, ch *Check) {
 				r.add(ap, err.Error())
 			}
 		}
+	case CheckICMP:
+		if ap := p.key("address"); ok(ap) {
+			if err := checkPingAddress(ch.Address); err != nil {
+				r.add(ap, err.Error())
+			}
+		}
 	}
+}
+
+// checkPingAddress accepts a unicast IP address without zone.
+func checkPingAddress(s string) error {
+	if s == "" {
+		return errors.New(`missing or empty: want the IP address to ping, e.g. "198.18.0.1" (the gateway)`)
+	}
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not an IP address (icmp checks ping an address, not host:port or a name)", s)
+	case a.Zone() != "":
+		return fmt.Errorf("%q: zones are not allowed", s)
+	case a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("%s is not a unicast address", a)
+	}
+	return nil
+}
+
+// foreignKeys are the kind-specific keys that kind does not use.
+func foreignKeys(kind string) []string {
+	own := checkKindKeys[kind]
+	var out []string
+	for _, k := range checkKinds {
+		for _, key := range checkKindKeys[k] {
+			if !slices.Contains(own, key) && !slices.Contains(out, key) {
+				out = append(out, key)
+			}
+		}
+	}
+	return out
+}
+
+// foreignMessage says that key is not a kind's, naming the kinds it is.
+func foreignMessage(kind, key string) string {
+	var users []string
+	for _, k := range checkKinds {
+		if slices.Contains(checkKindKeys[k], key) {
+			users = append(users, k)
+		}
+	}
+	return fmt.Sprintf("not used by %s checks (only by %s checks)", kind, strings.Join(users, " and "))
+}
+
+// kindList names the check kinds for messages: "exec", "http", "tcp" or "icmp".
+func kindList() string {
+	q := make([]string, len(checkKinds))
+	for i, k := range checkKinds {
+		q[i] = strconv.Quote(k)
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 // checkCheckURL accepts absolute http and https URLs with a host.

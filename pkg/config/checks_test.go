@@ -25,7 +25,7 @@ var checkErrCases = []errCase{
 	{name: "unknown check key", doc: vips + "[[check]]\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\nintervall = \"1s\"\n", line: 12, key: "check[0].intervall", msg: `unknown key (did you mean "interval"?)`},
 
 	// Kinds.
-	{name: "check kind missing", doc: vips + "[[check]]\nrise = 1\n", line: 9, key: "check[0].kind", msg: `missing: want "exec", "http" or "tcp"`},
+	{name: "check kind missing", doc: vips + "[[check]]\nrise = 1\n", line: 9, key: "check[0].kind", msg: `missing: want "exec", "http", "tcp" or "icmp"`},
 	{name: "check kind missing hint", doc: vips + "[[check]]\nurl = \"http://127.0.0.1/\"\n", line: 9, key: "check[0].kind", msg: `missing: set kind = "http"`},
 	{name: "check kind unknown", doc: vips + "[[check]]\nkind = \"htp\"\n", line: 10, key: "check[0].kind", msg: `"htp" is not a check kind`},
 	{name: "check kind case", doc: vips + "[[check]]\nkind = \"TCP\"\naddress = \"127.0.0.1:80\"\n", line: 10, key: "check[0].kind", msg: "not a check kind"},
@@ -33,7 +33,10 @@ var checkErrCases = []errCase{
 	{name: "url in tcp check", doc: vips + "[[check]]\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\nurl = \"http://127.0.0.1/\"\n", line: 12, key: "check[0].url", msg: "not used by tcp checks (only by http checks)"},
 	{name: "zero expect_status in tcp check", doc: vips + "[[check]]\nkind = \"tcp\"\naddress = \"127.0.0.1:80\"\nexpect_status = 0\n", line: 12, key: "check[0].expect_status", msg: "not used by tcp checks"},
 	{name: "empty command in http check", doc: vips + "[[check]]\nkind = \"http\"\nurl = \"http://127.0.0.1/\"\ncommand = []\n", line: 12, key: "check[0].command", msg: "not used by http checks (only by exec checks)"},
-	{name: "address in exec check", doc: vips + "[[check]]\nkind = \"exec\"\ncommand = [\"/bin/true\"]\naddress = \"127.0.0.1:80\"\n", line: 12, key: "check[0].address", msg: "not used by exec checks (only by tcp checks)"},
+	{name: "address in exec check", doc: vips + "[[check]]\nkind = \"exec\"\ncommand = [\"/bin/true\"]\naddress = \"127.0.0.1:80\"\n", line: 12, key: "check[0].address", msg: "not used by exec checks (only by tcp and icmp checks)"},
+	{name: "icmp check without an address", doc: vips + "[[check]]\nkind = \"icmp\"\n", line: 9, key: "check[0].address", msg: "missing or empty"},
+	{name: "icmp check with host:port", doc: vips + "[[check]]\nkind = \"icmp\"\naddress = \"198.18.0.1:80\"\n", line: 11, key: "check[0].address", msg: "is not an IP address"},
+	{name: "url in an icmp check", doc: vips + "[[check]]\nkind = \"icmp\"\naddress = \"198.18.0.1\"\nurl = \"http://x/\"\n", line: 12, key: "check[0].url", msg: "not used by icmp checks (only by http checks)"},
 
 	// http.
 	{name: "http url missing", doc: vips + "[[check]]\nkind = \"http\"\n", line: 9, key: "check[0].url", msg: "missing or empty"},

@@ -36,6 +36,8 @@ func newProber(c config.Check) prober {
 		p = httpProber(c.URL, c.ExpectStatus)
 	case config.CheckTCP:
 		p = func(ctx context.Context) error { return probeTCP(ctx, c.Address) }
+	case config.CheckICMP:
+		p = func(ctx context.Context) error { return probeICMP(ctx, c.Address) }
 	default:
 		err := fmt.Errorf("unknown check kind %q", c.Kind)
 		return func(context.Context) error { return err }

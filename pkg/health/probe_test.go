@@ -314,3 +314,33 @@ func TestProbeUnknownKind(t *testing.T) {
 		t.Errorf("Probe: %v", err)
 	}
 }
+
+func TestProbeICMP(t *testing.T) {
+	c := config.Check{Name: "gw", Kind: config.CheckICMP, Address: "127.0.0.1", Timeout: time.Second}
+	if err := Probe(context.Background(), c); err != nil {
+		t.Errorf("Probe(%s): %v", c.Address, err)
+	}
+	if ok, _ := ipv6Loopback(); ok {
+		c.Address = "::1"
+		if err := Probe(context.Background(), c); err != nil {
+			t.Errorf("Probe(%s): %v", c.Address, err)
+		}
+	}
+	// Nobody answers (no route in this namespace, or no host): a failure
+	// within the timeout.
+	c.Address, c.Timeout = "198.18.255.254", 300*time.Millisecond
+	start := time.Now()
+	if err := Probe(context.Background(), c); err == nil {
+		t.Errorf("Probe(%s) of nobody passed", c.Address)
+	} else if time.Since(start) > 2*time.Second {
+		t.Errorf("Probe(%s) took %v, past its timeout", c.Address, time.Since(start))
+	}
+}
+
+func ipv6Loopback() (bool, error) {
+	c, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		return false, err
+	}
+	return true, c.Close()
+}
