@@ -50,6 +50,7 @@ const MaxVIPs = (MetaMaxSize - metaHeader) / 2 * 8
 const (
 	flagUnhealthy = 1 << 0
 	flagDamped    = 1 << 1
+	flagWitness   = 1 << 2
 )
 
 // Meta is what a member says about itself in the group.
@@ -69,6 +70,8 @@ type Meta struct {
 	Damped    bool
 	Penalty   uint16
 	DampedFor uint16 // seconds
+	// Witness: the member counts for quorum and never holds a VIP.
+	Witness bool
 	// Held and Leaving are bitmaps over the configured VIPs in name order:
 	// bit i set means the member holds, or is handing over, VIP i.
 	Held, Leaving Bitmap
@@ -91,6 +94,9 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 	}
 	if m.Damped {
 		flags |= flagDamped
+	}
+	if m.Witness {
+		flags |= flagWitness
 	}
 	b = append(b, MetaVersion, byte(m.State), flags)
 	b = binary.BigEndian.AppendUint64(b, m.Fingerprint)
@@ -122,7 +128,7 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 	if state > Draining {
 		return fmt.Errorf("meta: unknown state %d", b[1])
 	}
-	if b[2]&^(flagUnhealthy|flagDamped) != 0 {
+	if b[2]&^(flagUnhealthy|flagDamped|flagWitness) != 0 {
 		return fmt.Errorf("meta: unknown flags %#x", b[2])
 	}
 	n := int(binary.BigEndian.Uint16(b[15:17]))
@@ -140,6 +146,7 @@ func (m *Meta) UnmarshalBinary(b []byte) error {
 		Healthy:     b[2]&flagUnhealthy == 0,
 		Fingerprint: binary.BigEndian.Uint64(b[3:11]),
 		Damped:      b[2]&flagDamped != 0,
+		Witness:     b[2]&flagWitness != 0,
 		Penalty:     binary.BigEndian.Uint16(b[11:13]),
 		DampedFor:   binary.BigEndian.Uint16(b[13:15]),
 		Held:        held,

@@ -8,7 +8,7 @@ import (
 
 func TestMetaRoundTrip(t *testing.T) {
 	for _, n := range []int{0, 1, 7, 8, 9, 100, MaxVIPs} {
-		m := Meta{State: Draining, Healthy: true, Fingerprint: 0x0123456789abcdef, Damped: n%2 == 1, Penalty: uint16(n), DampedFor: 30, Held: NewBitmap(n), Leaving: NewBitmap(n)}
+		m := Meta{State: Draining, Healthy: true, Fingerprint: 0x0123456789abcdef, Damped: n%2 == 1, Penalty: uint16(n), DampedFor: 30, Witness: n%3 == 0, Held: NewBitmap(n), Leaving: NewBitmap(n)}
 		for i := 0; i < n; i += 3 {
 			m.Held.Set(i)
 		}
@@ -27,7 +27,7 @@ func TestMetaRoundTrip(t *testing.T) {
 			t.Fatalf("%d VIPs: decode: %v", n, err)
 		}
 		b2, _ := got.MarshalBinary()
-		if !bytes.Equal(b, b2) || got.State != m.State || got.Healthy != m.Healthy || got.Fingerprint != m.Fingerprint || got.Damped != m.Damped || got.Penalty != m.Penalty || got.DampedFor != m.DampedFor {
+		if !bytes.Equal(b, b2) || got.State != m.State || got.Healthy != m.Healthy || got.Fingerprint != m.Fingerprint || got.Damped != m.Damped || got.Witness != m.Witness || got.Penalty != m.Penalty || got.DampedFor != m.DampedFor {
 			t.Fatalf("%d VIPs: round trip changed the metadata", n)
 		}
 		for i := 0; i < n; i++ {
@@ -53,6 +53,7 @@ func TestMetaRejects(t *testing.T) {
 		{"trailing byte", append(append([]byte(nil), good...), 0), ErrMetaLength},
 		{"unknown state", mutate(func(b []byte) []byte { b[1] = 7; return b }), nil},
 		{"unknown flags", mutate(func(b []byte) []byte { b[2] = 0x30; return b }), nil},
+		{"unknown flag 3", mutate(func(b []byte) []byte { b[2] = 0x08; return b }), nil},
 		{"bit beyond count", mutate(func(b []byte) []byte { b[len(b)-1] = 0x80; return b }), nil},
 		{"count over max", mutate(func(b []byte) []byte { b[15], b[16] = 0xff, 0xff; return b }), ErrMetaLength},
 		{"version 1", mutate(func(b []byte) []byte { b[0] = 1; return b }), ErrMetaVersion},

@@ -131,7 +131,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "check":
-		fmt.Fprintf(stdout, "%s: OK (%d VIPs, node %s, quorum %d of %d peers)\n", path, len(cfg.VIPs), cfg.NodeName, cfg.QuorumNeeded(), len(cfg.Peers))
+		role := ""
+		if cfg.Witness {
+			role = ", a witness"
+		}
+		fmt.Fprintf(stdout, "%s: OK (%d VIPs, node %s%s, quorum %d of %d peers)\n", path, len(cfg.VIPs), cfg.NodeName, role, cfg.QuorumNeeded(), len(cfg.Peers))
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stdout, "%s: warning: %s\n", path, w)
+		}
 		return 0
 	case "cleanup":
 		if err := daemon.Cleanup(cfg, log); err != nil {

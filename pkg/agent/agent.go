@@ -66,6 +66,13 @@ type Binder interface {
 	Labelled() ([]vip.Bound, error)
 }
 
+// TieBreaker probes a two-voter group's tie-breakers; see
+// policy.TieBreakerProbe. Probe must not block: it returns what the
+// latest probes found.
+type TieBreaker interface {
+	Probe() policy.TieBreakerProbe
+}
+
 // Announcer tells the link that this host owns an address, and the notify
 // hosts by unicast; *arp.Announcer is one.
 type Announcer interface {
@@ -84,6 +91,9 @@ type Options struct {
 	// their routes (bgp mode). One of the two.
 	Announcer Announcer
 	Router    Router
+	// TieBreaker probes the tie-breaker addresses and the other voter of
+	// a two-voter group (config tie_breaker); optional.
+	TieBreaker TieBreaker
 	// Health, Hooks and Neighbors are optional: no checks (always
 	// healthy), no hooks, no neighbour sharing.
 	Health Health
@@ -159,6 +169,7 @@ type Agent struct {
 	// planned successor, or they linger after a hand-over, until
 	// lingering's time); routes is what the router was last given.
 	router      Router
+	tieBreaker  TieBreaker
 	all         bool
 	standby     map[string]bool
 	lingering   map[string]time.Time
@@ -183,7 +194,7 @@ type Agent struct {
 
 // New returns an agent; Run starts it.
 func New(o Options) (*Agent, error) {
-	if o.Config == nil || o.Group == nil || o.Binder == nil || (o.Announcer == nil && o.Router == nil) {
+	if o.Config == nil || o.Group == nil || o.Binder == nil || (o.Announcer == nil && o.Router == nil && !o.Config.Witness) {
 		return nil, errors.New("agent: Config, Group, Binder and Announcer (l2 mode) or Router (bgp mode) are required")
 	}
 	if o.Logger == nil {
@@ -220,6 +231,7 @@ func New(o Options) (*Agent, error) {
 		handing:    map[string]handing{},
 		reclaimed:  map[string]time.Time{},
 		router:     o.Router,
+		tieBreaker: o.TieBreaker,
 		standby:    map[string]bool{},
 		lingering:  map[string]time.Time{},
 		shared:     map[string]bool{},
@@ -251,6 +263,9 @@ func (a *Agent) setConfig(c *config.Config) {
 		MaxMoves:    c.Balance.MaxMoves,
 		Mature:      c.Mature,
 		Settle:      a.settle,
+		Witness:     c.Witness,
+		Voters:      len(c.Peers),
+		TieBreaker:  len(c.TieBreaker) > 0,
 		Damping: damping.Config{
 			Penalty:  float64(c.Damping.Penalty),
 			Suppress: float64(c.Damping.Suppress),
@@ -274,8 +289,11 @@ func (a *Agent) setConfig(c *config.Config) {
 }
 
 // Interfaces returns the interfaces the configured VIPs live on, for the
-// ARP listener.
+// ARP listener and the link checks: none for a witness, which holds no VIP.
 func Interfaces(c *config.Config) []string {
+	if c.Witness {
+		return nil
+	}
 	var out []string
 	for _, v := range c.VIPs {
 		for _, ad := range v.Addresses {
@@ -333,8 +351,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.publish(a.started)
 	a.log.Info("agent started", "node", a.cfg.NodeName, "vips", len(a.cfg.VIPs),
 		"quorum", a.cfg.QuorumNeeded(), "mature", a.cfg.Mature, "timing", a.cfg.Timing)
-	if a.cfg.Quorum == 1 && len(a.cfg.Peers) > 1 {
-		a.log.Warn("quorum = 1: every node may take VIPs on its own; a partition can give a VIP two owners until it heals")
+	for _, w := range a.cfg.Warnings() {
+		a.log.Warn(w)
 	}
 
 	resync := time.NewTicker(a.resync)

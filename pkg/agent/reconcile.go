@@ -65,8 +65,8 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 	for _, act := range actions {
 		switch act.Kind {
 		case vip.Acquire:
-			if dec.Settling {
-				continue // see policy: settling
+			if dec.Settling || dec.Yield[act.VIP] {
+				continue // see policy: settling, tie-breaker
 			}
 			a.acquire(act.VIP, act.Cause, act.Why, now)
 		case vip.Release:
@@ -92,6 +92,11 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 			waiting[act.VIP] = act.Why
 		}
 	}
+	for name := range dec.Yield {
+		if a.held[name] && !dec.Recovering {
+			a.release(name, "yielded", "tie-breaker: the other voter is alive behind a cut and keeps this VIP")
+		}
+	}
 	a.plan = plan
 	if !dec.Recovering && !a.all {
 		a.recordHandovers(plan, view)
@@ -110,8 +115,12 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 
 // local is this node's own state for the policy.
 func (a *Agent) local() policy.Local {
-	return policy.Local{Started: a.started, Held: a.held, Leaving: a.leaving, Draining: a.draining, Healthy: a.healthy,
+	l := policy.Local{Started: a.started, Held: a.held, Leaving: a.leaving, Draining: a.draining, Healthy: a.healthy,
 		InterfacesDown: a.down, ChecksFailing: a.failing}
+	if a.tieBreaker != nil {
+		l.TieBreaker = a.tieBreaker.Probe()
+	}
+	return l
 }
 
 // handing is a hand-over under way (see Agent.handing).

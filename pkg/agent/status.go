@@ -50,6 +50,8 @@ type Quorum struct {
 	Have int  `json:"have"`
 	Need int  `json:"need"`
 	OK   bool `json:"ok"`
+	// TieBreaker: OK by the tie-breaker of a two-voter group.
+	TieBreaker bool `json:"tie_breaker,omitempty"`
 }
 
 // MemberStatus is one member as this node sees it.
@@ -61,6 +63,7 @@ type MemberStatus struct {
 	State   string `json:"state"`
 	Healthy bool   `json:"healthy"`
 	Damped  bool   `json:"damped,omitempty"`
+	Witness bool   `json:"witness,omitempty"`
 	// Unreachable: alive by others' reports, not heard by this node.
 	Unreachable bool `json:"unreachable,omitempty"`
 	Eligible    bool `json:"eligible"`
@@ -123,7 +126,7 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 		Node:         a.cfg.NodeName,
 		State:        dec.State.String(),
 		Healthy:      a.healthy,
-		Quorum:       Quorum{Have: dec.Quorum.Have, Need: dec.Quorum.Need, OK: dec.Quorum.OK()},
+		Quorum:       Quorum{Have: dec.Quorum.Have, Need: dec.Quorum.Need, OK: dec.Quorum.OK(), TieBreaker: dec.Quorum.TieBreaker},
 		Fingerprint:  a.cfg.Fingerprint(),
 		Timing:       a.cfg.Timing,
 		Started:      a.started,
@@ -155,7 +158,7 @@ func (a *Agent) setStatus(dec policy.Decision, plan vip.Plan, waiting map[string
 			ms.Since = a.started
 		}
 		if m.MetaErr == nil {
-			ms.State, ms.Healthy, ms.Damped = m.Meta.State.String(), m.Meta.Healthy, m.Meta.Damped
+			ms.State, ms.Healthy, ms.Damped, ms.Witness = m.Meta.State.String(), m.Meta.Healthy, m.Meta.Damped, m.Meta.Witness
 		}
 		switch {
 		case m.Self:

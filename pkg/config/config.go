@@ -175,6 +175,14 @@ type Config struct {
 	Realtime         bool
 	RealtimePriority int
 	LockMemory       bool
+	// Witness makes this node a member that counts for quorum but never
+	// holds a VIP: the third vote of a two-node group, on any small host.
+	// It needs no VIP interface, ARP or CAP_NET_RAW. Node-local.
+	Witness bool
+	// TieBreaker are addresses (usually the gateway) that settle a
+	// two-voter group's loss of contact: only a side that reaches one of
+	// them may act as if it had quorum (see policy.TieBreaker). Node-local.
+	TieBreaker []netip.Addr
 	// VIPs are the virtual IPs of the group, ordered by name (the
 	// allocator relies on the order), at least 1 and at most MaxVIPs.
 	VIPs []VIP

@@ -162,6 +162,8 @@ func TestManPageDefaults(t *testing.T) {
 		"bgp.peer.bfd_interval":     "Default: `\"100ms\"`.",
 		"bgp.peer.bfd_multiplier":   fmt.Sprintf("Default: %d.", DefaultBFDMultiplier),
 		"realtime":                  "Default: false.",
+		"witness":                   "Default: false.",
+		"tie_breaker":               "Default: none.",
 		"realtime_priority":         fmt.Sprintf("Default: %d.", DefaultRealtimePriority),
 		"lock_memory":               "Default: false.",
 		"membership.heartbeat_port": "Default: 0.",

@@ -113,7 +113,7 @@ var (
 		"node_name", "bind", "advertise", "peers", "secret_key_file", "insecure",
 		"quorum", "mature", "interface", "control_socket", "control_group",
 		"metrics_listen", "timing", "drain_timeout", "mode",
-		"realtime", "realtime_priority", "lock_memory",
+		"realtime", "realtime_priority", "lock_memory", "witness", "tie_breaker",
 		"membership", "arp", "balance", "damping", "vip", "check", "hooks", "bgp",
 	}
 	membershipKeys = []string{"heartbeat_interval", "failure_timeout", "rejoin_interval", "gossip_interval", "heartbeat_port"}
@@ -207,6 +207,22 @@ func (d *decoder) config(t map[string]any, file string) *Config {
 	d.boolean(t, root, "realtime", &c.Realtime)
 	d.integer(t, root, "realtime_priority", &c.RealtimePriority)
 	d.boolean(t, root, "lock_memory", &c.LockMemory)
+	d.boolean(t, root, "witness", &c.Witness)
+	if list, ok := d.strs(t, root, "tie_breaker"); ok {
+		c.TieBreaker = make([]netip.Addr, len(list))
+		for i, s := range list {
+			p := root.key("tie_breaker").index(i)
+			if d.r.isBad(p) {
+				continue
+			}
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				d.r.add(p, fmt.Sprintf("%q is not an IP address", s))
+				continue
+			}
+			c.TieBreaker[i] = a
+		}
+	}
 
 	if m, p, ok := d.table(t, root, "membership", membershipKeys); ok {
 		d.duration(m, p, "heartbeat_interval", &c.Membership.HeartbeatInterval)

@@ -194,6 +194,7 @@ func check(r *reporter, c *Config) {
 	}
 
 	checkDamping(r, c)
+	checkTieBreaker(r, c)
 	if p := root.key("membership").key("heartbeat_port"); ok(p) && (c.Membership.HeartbeatPort < 0 || c.Membership.HeartbeatPort > 65535) {
 		r.add(p, fmt.Sprintf("%d is not a port (1-65535, or 0 for the gossip port plus one)", c.Membership.HeartbeatPort))
 	} else if _, port, err := net.SplitHostPort(c.Bind); ok(p) && err == nil && port == strconv.Itoa(c.Membership.HeartbeatPort) {
@@ -344,5 +345,32 @@ func checkDamping(r *reporter, c *Config) {
 		bad("suppress", fmt.Sprintf("%d is above max_penalty (%d): no node would ever be damped", d.Suppress, d.Max))
 	case d.Max > 100000:
 		bad("max_penalty", fmt.Sprintf("%d: at most 100000", d.Max))
+	}
+}
+
+func checkTieBreaker(r *reporter, c *Config) {
+	tp := path{"tie_breaker"}
+	seen := map[netip.Addr]int{}
+	for i, a := range c.TieBreaker {
+		p := tp.index(i)
+		if r.isBad(p) {
+			continue
+		}
+		switch {
+		case !a.IsValid():
+			r.add(p, "invalid address")
+		case a.Zone() != "":
+			r.add(p, fmt.Sprintf("%s: zones are not allowed", a))
+		case a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			r.add(p, fmt.Sprintf("%s is not a unicast address of another host", a))
+		default:
+			if j, dup := seen[a]; dup {
+				r.add(p, fmt.Sprintf("%s is listed twice (also tie_breaker[%d])", a, j))
+			}
+			seen[a] = i
+		}
+	}
+	if len(c.TieBreaker) > 0 && c.Witness && !r.isBad(tp) {
+		r.add(tp, "a witness holds no VIP: a tie-breaker means nothing to it")
 	}
 }

@@ -81,6 +81,9 @@ func WriteBGP(w io.Writer, b BGP) error {
 
 func quorum(q Quorum) string {
 	s := fmt.Sprintf("%d/%d", q.Have, q.Need)
+	if q.TieBreaker {
+		return s + " ok by the tie-breaker (the other voter is out of reach)"
+	}
 	if q.OK {
 		return s + " ok"
 	}
@@ -137,6 +140,9 @@ func WriteMembers(w io.Writer, m Members, now time.Time) error {
 		}
 		if ms.Damped {
 			health += ", damped"
+		}
+		if ms.Witness {
+			name += " (witness)"
 		}
 		eligible := "yes"
 		if !ms.Eligible {

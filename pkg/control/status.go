@@ -57,6 +57,9 @@ type Quorum struct {
 	Have int  `json:"have"`
 	Need int  `json:"need"`
 	OK   bool `json:"ok"`
+	// TieBreaker: OK only by the tie-breaker of a two-voter group that
+	// lost contact (config tie_breaker).
+	TieBreaker bool `json:"tie_breaker,omitempty"`
 }
 
 // Member is one member of the group as the answering node sees it.
@@ -71,6 +74,8 @@ type Member struct {
 	// metadata cannot be read).
 	State   string `json:"state"`
 	Healthy bool   `json:"healthy"`
+	// Witness: the member counts for quorum and never holds a VIP.
+	Witness bool `json:"witness,omitempty"`
 	// Damped: the member flaps and holds itself out of VIP ownership.
 	Damped bool `json:"damped,omitempty"`
 	// Unreachable: alive (others hear it), but the answering node does

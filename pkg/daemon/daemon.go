@@ -34,11 +34,13 @@ type Daemon struct {
 	announce *arp.Announcer
 	listener *arp.Listener // nil in bgp mode
 	speaker  *bgp.Speaker  // nil in l2 mode
-	control  *control.Server
-	metrics  *metrics.Server // nil unless metrics_listen is set
-	checks   *checks
-	hooks    *hooks.Runner
-	notify   *notifier // systemd's notify protocol (systemd.go)
+	// tieBreaker is nil without tie_breaker (or without two voters).
+	tieBreaker *tieBreaker
+	control    *control.Server
+	metrics    *metrics.Server // nil unless metrics_listen is set
+	checks     *checks
+	hooks      *hooks.Runner
+	notify     *notifier // systemd's notify protocol (systemd.go)
 
 	reloadMu sync.Mutex // SIGHUP and the control socket may reload at once
 }
@@ -123,7 +125,8 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 			return nil, err
 		}
 		router = routes{d.speaker}
-	} else {
+	} else if !c.Witness {
+		// A witness holds no VIP: no ARP, no CAP_NET_RAW.
 		d.announce = arp.NewAnnouncer(log)
 	}
 	mc, err := MembershipConfig(c, log)
@@ -158,9 +161,19 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 		Config: c, Timing: mc.Timing, Group: d.group, Binder: d.binder, Logger: log,
 		Health: d.checks, Hooks: d.hooks, OnRound: d.notify.round,
 	}
-	if router != nil {
+	var self netip.AddrPort
+	for _, m := range d.group.View().Members {
+		if m.Self {
+			self = m.Addr
+		}
+	}
+	if d.tieBreaker = newTieBreaker(c, mc.Timing, self, log); d.tieBreaker != nil {
+		o.TieBreaker = d.tieBreaker
+	}
+	switch {
+	case router != nil:
 		o.Router = router
-	} else {
+	case d.announce != nil:
 		o.Announcer = d.announce
 		o.Neighbors = func(ifname string) ([]arp.Host, error) {
 			return arp.Neighbors(ifname, membership.MaxNeighbors, d.agent.Watched)
@@ -173,7 +186,10 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	wake = d.agent.Wake
-	if d.speaker == nil {
+	if d.tieBreaker != nil {
+		d.tieBreaker.wake = d.agent.Wake
+	}
+	if d.announce != nil {
 		d.listener = arp.NewListener(log, d.agent.Watched, func(cl arp.Claim) {
 			d.agent.Conflict(cl.Interface, cl.Addr, cl.MAC.String())
 		})
@@ -242,6 +258,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if err := d.listener.Run(side); err != nil && !errors.Is(err, context.Canceled) {
 				d.log.Error("ARP listener stopped", "err", err)
 			}
+		}()
+	}
+	if d.tieBreaker != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.tieBreaker.run(side)
 		}()
 	}
 	if wd := d.notify.watchdog; wd > 0 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/pkg/config"
 )
 
@@ -32,7 +33,7 @@ addresses = ["198.18.0.100/32", "eth1:2001:2::100/128"]
 	if mc.Name != "n1" || mc.Bind != netip.MustParseAddrPort("198.18.0.11:7946") || mc.Key != nil {
 		t.Errorf("identity: %+v", mc)
 	}
-	if mc.Timing.FailureTimeout != 300*time.Millisecond || mc.Timing.HeartbeatInterval != 25*time.Millisecond {
+	if mc.Timing.FailureTimeout != 300*time.Millisecond || mc.Timing.HeartbeatInterval != membership.Fast().HeartbeatInterval {
 		t.Errorf("timing: fast profile with an override, got %+v", mc.Timing)
 	}
 	if len(mc.Exclude) != 2 {

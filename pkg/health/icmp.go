@@ -117,3 +117,7 @@ func sameHost(from net.Addr, a netip.Addr) bool {
 	got, ok := netip.AddrFromSlice(ip)
 	return ok && got.Unmap() == a
 }
+
+// Ping sends one ICMP echo request to addr and waits for the reply until
+// ctx ends: what icmp checks and the tie-breaker run.
+func Ping(ctx context.Context, addr netip.Addr) error { return probeICMP(ctx, addr.String()) }

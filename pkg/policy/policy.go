@@ -76,6 +76,12 @@ type Config struct {
 	Settle time.Duration
 	// Damping are the flap damping parameters; the zero value never damps.
 	Damping damping.Config
+	// Witness: this node counts for quorum and never holds a VIP.
+	Witness bool
+	// Voters is the number of configured peers; TieBreaker says that a
+	// tie-breaker is configured (it acts only with two voters).
+	Voters     int
+	TieBreaker bool
 }
 
 // Local is this node's own state, which it knows better than the metadata
@@ -93,6 +99,19 @@ type Local struct {
 	// ChecksFailing says the health checks fail: the flaps damping counts.
 	InterfacesDown []string
 	ChecksFailing  bool
+	// TieBreaker is what this node's probes found (with Config.TieBreaker).
+	TieBreaker TieBreakerProbe
+}
+
+// TieBreakerProbe is what a node of a two-voter group finds when it
+// probes its tie-breaker addresses and the other voter on the link.
+type TieBreakerProbe struct {
+	// Reached: a tie-breaker answered recently.
+	Reached bool
+	// PeerAlive: the other voter's host answered recently (ARP, ICMP),
+	// although its daemon is silent: the two are cut from each other, not
+	// one of them dead.
+	PeerAlive bool
 }
 
 // State is this node's life-cycle state at now.
@@ -136,16 +155,21 @@ type Memory struct {
 	down     map[string]bool
 	failing  bool
 	ignoring bool // every eligible member is damped
+	// otherVoter is the other member of a two-voter group, last seen.
+	otherVoter string
 }
 
 // Quorum is how many fresh, same-configured members this node sees and
 // how many it needs.
 type Quorum struct {
 	Have, Need int
+	// TieBreaker: a two-voter group lost contact and this node reached a
+	// tie-breaker: it acts as if it had quorum (see TieBreaker).
+	TieBreaker bool
 }
 
 // OK reports whether the node has quorum.
-func (q Quorum) OK() bool { return q.Have >= q.Need }
+func (q Quorum) OK() bool { return q.Have >= q.Need || q.TieBreaker }
 
 // Verdict is the policy's view of one member.
 type Verdict struct {
@@ -211,6 +235,9 @@ type Decision struct {
 	Recovering bool
 	// Damping is this node's own flap damping.
 	Damping DampingState
+	// Yield are the VIPs this node must neither hold nor take: a
+	// tie-breaker split, in which the other voter keeps them.
+	Yield map[string]bool
 	// Members has one verdict per member of the view, in view order.
 	Members []Verdict
 	// Events are the changes since the previous round.
@@ -269,6 +296,7 @@ func Decide(c Config, view membership.View, local Local, mem Memory, now time.Ti
 		d.Input.Members = append(d.Input.Members, mem)
 	}
 	next.forget(alive)
+	next.tieBreak(c, local, view, &d)
 	d.Input.Quorum = d.Quorum.OK()
 	next.undamp(&d)
 
@@ -498,6 +526,8 @@ func eligible(m membership.Member, compatible bool) (bool, string) {
 		return false, "unreadable metadata: " + m.MetaErr.Error()
 	case !compatible:
 		return false, "different VIP configuration"
+	case m.Meta.Witness:
+		return false, "witness"
 	case m.Meta.State == membership.Joining:
 		return false, "joining"
 	case m.Meta.State == membership.Draining:
@@ -513,6 +543,7 @@ func (l Local) meta(c Config, s membership.State) membership.Meta {
 	m := membership.Meta{
 		State:       s,
 		Healthy:     l.Healthy,
+		Witness:     c.Witness,
 		Fingerprint: c.Fingerprint,
 		Held:        membership.NewBitmap(len(c.VIPs)),
 		Leaving:     membership.NewBitmap(len(c.VIPs)),

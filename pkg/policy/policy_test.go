@@ -420,3 +420,76 @@ func TestRecovering(t *testing.T) {
 		t.Fatalf("events while recovering: %s", eventString(d.Events))
 	}
 }
+
+func TestWitnessCountsButHoldsNothing(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	w := member("w", 7)
+	w.Meta.Witness = true
+	d := Decide(c, view(member("n2", 7), w), local(), Memory{}, t0)
+	if got := verdictString(d.Members); got != "n1:ok n2:ok w:witness" {
+		t.Fatalf("members %q", got)
+	}
+	if d.Quorum.Have != 3 {
+		t.Fatalf("quorum %+v: the witness does not count", d.Quorum)
+	}
+	c.Witness = true
+	d = Decide(c, view(member("n2", 7)), local(), Memory{}, t0)
+	if got := verdictString(d.Members); got != "n1:witness n2:ok" {
+		t.Fatalf("members as the witness %q", got)
+	}
+	if m := d.Memory.Meta(c, local(), t0); !m.Witness {
+		t.Fatal("a witness does not publish it")
+	}
+}
+
+func TestTieBreaker(t *testing.T) {
+	c := testConfig()
+	c.Mature, c.Voters, c.TieBreaker, c.QuorumNeed = 0, 2, true, 2
+	both := view(member("n2", 7))
+	gone := view()
+	for _, tt := range []struct {
+		name   string
+		probe  TieBreakerProbe
+		quorum bool
+		yield  bool
+	}{
+		{"the other crashed, the gateway answers", TieBreakerProbe{Reached: true}, true, false},
+		{"this side lost the gateway", TieBreakerProbe{}, false, false},
+		{"both reach the gateway, the other is alive", TieBreakerProbe{Reached: true, PeerAlive: true}, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := Decide(c, both, local(), Memory{}, t0).Memory
+			l := local()
+			l.TieBreaker = tt.probe
+			d := Decide(c, gone, l, mem, t0.Add(time.Second))
+			if d.Quorum.OK() != tt.quorum || d.Input.Quorum != tt.quorum {
+				t.Fatalf("quorum %+v, want ok %v", d.Quorum, tt.quorum)
+			}
+			if (len(d.Yield) > 0) != tt.yield {
+				t.Fatalf("yield %v, want some: %v", d.Yield, tt.yield)
+			}
+		})
+	}
+	// Both sides yield complementary sets: every VIP has one keeper.
+	l := local()
+	l.TieBreaker = TieBreakerProbe{Reached: true, PeerAlive: true}
+	mem := Decide(c, both, local(), Memory{}, t0).Memory
+	y1 := Decide(c, gone, l, mem, t0.Add(time.Second)).Yield
+	c2 := c
+	c2.Self = "n2"
+	v2 := membership.View{Self: "n2", Members: []membership.Member{{Name: "n2", Self: true, Alive: true, Fresh: true}, member("n1", 7)}}
+	mem2 := Decide(c2, v2, local(), Memory{}, t0).Memory
+	y2 := Decide(c2, membership.View{Self: "n2", Members: v2.Members[:1]}, l, mem2, t0.Add(time.Second)).Yield
+	for _, v := range c.VIPs {
+		if y1[v.Name] == y2[v.Name] {
+			t.Fatalf("%s: n1 yields %v, n2 yields %v: want exactly one keeper", v.Name, y1[v.Name], y2[v.Name])
+		}
+	}
+	// Without a tie-breaker, or with three voters, nothing changes.
+	c3 := c
+	c3.Voters = 3
+	if d := Decide(c3, gone, l, mem, t0.Add(time.Second)); d.Quorum.OK() {
+		t.Fatal("the tie-breaker acted with three voters")
+	}
+}
