@@ -804,3 +804,61 @@ func TestStatusShowsWhatIsHeldAfterTheRound(t *testing.T) {
 		}
 	}
 }
+
+func TestWitnessTakesNothing(t *testing.T) {
+	text := strings.Replace(testConfig, `mature = "0s"`, "mature = \"0s\"\nwitness = true", 1)
+	r := newRigWith(t, text, func(o *Options) { o.Announcer = nil })
+	r.round()
+	if len(r.b.addrs) != 0 {
+		t.Fatalf("a witness took %v", r.b.addrs)
+	}
+	if m := r.g.published(t); !m.Witness {
+		t.Fatal("the witness does not publish it")
+	}
+	if st := r.a.Status(); !st.Quorum.OK {
+		t.Fatalf("quorum %+v", st.Quorum)
+	}
+}
+
+type fakeTieBreaker struct{ p policy.TieBreakerProbe }
+
+func (f *fakeTieBreaker) Probe() policy.TieBreakerProbe { return f.p }
+
+// A two-voter group with a tie-breaker: alone, this node acts with quorum
+// if it reaches the tie-breaker; if the other's host is alive too, it keeps
+// only the VIPs it wins and lets go of the others.
+func TestTieBreakerSplit(t *testing.T) {
+	text := strings.Replace(testConfig, `peers = ["198.18.0.11", "198.18.0.12", "198.18.0.13"]`,
+		"peers = [\"198.18.0.11\", \"198.18.0.12\"]\ntie_breaker = [\"198.18.0.1\"]", 1)
+	tb := &fakeTieBreaker{}
+	r := newRigWith(t, text, func(o *Options) { o.TieBreaker = tb })
+	r.peers(t, "n2")
+	r.round() // with n2: a and c here, b there, say
+	r.peers(t)
+	r.clock = r.clock.Add(time.Second)
+	r.round()
+	if st := r.a.Status(); st.Quorum.OK {
+		t.Fatal("quorum without reaching the tie-breaker")
+	}
+	tb.p = policy.TieBreakerProbe{Reached: true}
+	r.clock = r.clock.Add(time.Second)
+	r.round()
+	if st := r.a.Status(); !st.Quorum.OK || !st.Quorum.TieBreaker {
+		t.Fatalf("quorum %+v, want ok by the tie-breaker", st.Quorum)
+	}
+	if len(r.a.held) != 3 {
+		t.Fatalf("holds %v: the other is gone, this side serves every VIP", r.a.heldNames())
+	}
+	tb.p.PeerAlive = true
+	r.clock = r.clock.Add(time.Second)
+	r.round()
+	yield := r.a.lastDecision.Yield
+	if len(yield) == 0 || len(yield) == 3 {
+		t.Fatalf("yields %v of 3 VIPs: the hash should split them", yield)
+	}
+	for name := range yield {
+		if r.a.held[name] {
+			t.Fatalf("still holds %s, which the other voter keeps", name)
+		}
+	}
+}
