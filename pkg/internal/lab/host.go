@@ -229,7 +229,8 @@ const nftTable = "wklab"
 
 // nftReset starts every script: it creates the table if needed and deletes
 // it, so that the script replaces any previous isolation atomically.
-const nftReset = "table inet " + nftTable + "\ndelete table inet " + nftTable + "\n"
+const nftReset = "table inet " + nftTable + "\ndelete table inet " + nftTable + "\n" +
+	"table netdev " + nftTable + "\ndelete table netdev " + nftTable + "\n"
 
 func (h *Host) nft(ctx context.Context, script string) error {
 	nft, err := lookNft()
@@ -315,6 +316,21 @@ func (h *Host) IsolateAll(ctx context.Context, except ...netip.Addr) error {
 
 // Heal removes the isolation set by Isolate or IsolateAll. Healing a host
 // that is not isolated is not an error.
+// Silence drops every frame eth0 sends or receives, ARP included, while
+// its carrier stays up: the host is cut off from the segment as by a dead
+// switch port that the host cannot see (its VIPs stay on an interface that
+// is up). It replaces any previous isolation; Heal undoes it. Needs nft.
+func (h *Host) Silence(ctx context.Context) error {
+	script := nftReset + "table netdev " + nftTable + " {\n" +
+		"\tchain in {\n\t\ttype filter hook ingress device eth0 priority -10; policy drop;\n\t}\n" +
+		"\tchain out {\n\t\ttype filter hook egress device eth0 priority -10; policy drop;\n\t}\n" +
+		"}\n"
+	if err := h.nft(ctx, script); err != nil {
+		return fmt.Errorf("lab: %s: silence: %w", h.NS, err)
+	}
+	return nil
+}
+
 func (h *Host) Heal(ctx context.Context) error {
 	if err := h.nft(ctx, nftReset); err != nil {
 		return fmt.Errorf("lab: %s: heal: %w", h.NS, err)

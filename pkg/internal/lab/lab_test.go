@@ -322,6 +322,42 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("silence", func(t *testing.T) {
+		testenv.RequireNetns(t, "nft")
+		n3 := l.Nodes[2]
+		client, err := l.Client.Ping(ctx, n3.Addr, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Stop()
+		if err := client.WaitReplies(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+		if err := n3.Silence(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := client.WaitSilence(ctx, 300*time.Millisecond); err != nil {
+			t.Errorf("the client still reaches a silenced node: %v", err)
+		}
+		// Not even ARP: with its neighbour cache flushed it cannot
+		// resolve the client.
+		if _, err := n3.Run(ctx, "ip", "neigh", "flush", "dev", "eth0"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n3.Run(ctx, "ping", "-c", "1", "-W", "1", l.Client.Addr.String()); err == nil {
+			t.Error("a silenced node still reaches the client")
+		}
+		if out, _ := n3.Run(ctx, "ip", "neigh", "show", l.Client.Addr.String()); strings.Contains(out, "REACHABLE") || strings.Contains(out, "lladdr") {
+			t.Errorf("a silenced node resolved the client: %s", out)
+		}
+		if err := n3.Heal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := client.WaitReplies(ctx, 5); err != nil {
+			t.Errorf("client after Heal: %v", err)
+		}
+	})
+
 	t.Run("processes", func(t *testing.T) {
 		n1 := l.Nodes[0]
 		log := filepath.Join(t.TempDir(), "p.log")
