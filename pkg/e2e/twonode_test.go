@@ -152,7 +152,7 @@ func TestTieBreaker(t *testing.T) {
 // no longer reach it.
 func TestICMPCheckOnTheGateway(t *testing.T) {
 	c := newCluster(t, cluster.Options{Nodes: 3})
-	extra := fmt.Sprintf("[[check]]\nkind = \"icmp\"\naddress = %q\ninterval = \"200ms\"\ntimeout = \"150ms\"\nrise = 2\nfall = 2\n", c.Lab.Client.Addr)
+	extra := fmt.Sprintf("[[check]]\nkind = \"icmp\"\naddress = %q\ninterval = \"500ms\"\ntimeout = \"400ms\"\nrise = 1\nfall = 2\n", c.Lab.Client.Addr)
 	for _, n := range c.Nodes {
 		if err := c.WriteConfig(n, extra); err != nil {
 			t.Fatal(err)

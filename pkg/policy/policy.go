@@ -150,11 +150,13 @@ type Memory struct {
 	lasting       map[string]bool
 	// damp is this node's flap damping; down and failing are the flaps'
 	// inputs as of the previous round.
-	damp     damping.State
-	damped   bool
-	down     map[string]bool
-	failing  bool
-	ignoring bool // every eligible member is damped
+	damp    damping.State
+	damped  bool
+	down    map[string]bool
+	failing bool
+	// checksPassed: the health checks have passed at least once.
+	checksPassed bool
+	ignoring     bool // every eligible member is damped
 	// otherVoter is the other member of a two-voter group, last seen.
 	otherVoter string
 }
@@ -264,11 +266,12 @@ type DampingState struct {
 func Decide(c Config, view membership.View, local Local, mem Memory, now time.Time) Decision {
 	next := mem.clone()
 	d := Decision{State: local.State(c, now), Recovering: view.Recovering}
-	if !next.started {
+	first := !next.started
+	if first {
 		next.started = true
 		next.settleUntil = local.Started.Add(c.Mature + c.Settle)
 	}
-	next.flaps(c, local, now, &d.Events)
+	next.flaps(c, local, first, now, &d.Events)
 	d.Input = vip.Input{MaxMoves: c.MaxMoves, VIPs: c.VIPs}
 	d.Quorum.Need = c.QuorumNeed
 	alive := map[string]bool{}
@@ -326,16 +329,22 @@ func Decide(c Config, view membership.View, local Local, mem Memory, now time.Ti
 
 // flaps notes this round's flaps of this node: a VIP interface that went
 // down, health checks that began to fail.
-func (m *Memory) flaps(c Config, l Local, now time.Time, events *[]Event) {
+//
+// What is down or failing at start is no flap: checks start failing until
+// they pass rise times, and an interface may come up after the daemon.
+func (m *Memory) flaps(c Config, l Local, first bool, now time.Time, events *[]Event) {
 	down := map[string]bool{}
 	for _, ifname := range l.InterfacesDown {
 		down[ifname] = true
-		if !m.down[ifname] && m.started {
+		if !m.down[ifname] && !first {
 			m.flap(c, "interface "+ifname+" down", now, events)
 		}
 	}
 	m.down = down
-	if l.ChecksFailing && !m.failing {
+	if !l.ChecksFailing {
+		m.checksPassed = true
+	}
+	if l.ChecksFailing && !m.failing && m.checksPassed {
 		m.flap(c, "health checks failing", now, events)
 	}
 	m.failing = l.ChecksFailing

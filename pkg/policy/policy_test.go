@@ -493,3 +493,20 @@ func TestTieBreaker(t *testing.T) {
 		t.Fatal("the tie-breaker acted with three voters")
 	}
 }
+
+// Checks fail until they pass rise times, and interfaces may come up
+// after the daemon: neither is a flap before it was ever fine.
+func TestNoFlapAtStart(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	c.Damping = damping.Default()
+	v := view(member("n2", 7), member("n3", 7))
+	starting := func(l *Local) { l.ChecksFailing, l.InterfacesDown, l.Healthy = true, []string{"eth1"}, false }
+	failing := func(l *Local) { l.ChecksFailing, l.Healthy = true, false }
+	run(t, c, []step{
+		{at: 0, view: v, local: starting, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", next: 0.3},
+		{at: 1, view: v, local: failing, quorum: "3/2", state: membership.Mature},
+		{at: 2, view: v, quorum: "3/2", state: membership.Mature},
+		{at: 3, view: v, local: failing, quorum: "3/2", state: membership.Mature, events: "flapped:health-checks-failing damped", next: 13},
+	})
+}
