@@ -163,7 +163,7 @@ func TestICMPCheckOnTheGateway(t *testing.T) {
 	held := heldBy(h, sick.Name)
 	// The gateway stops answering this node's pings (ICMP only: the
 	// client still reaches its VIPs, the group still hears it).
-	if _, err := sick.Host.Run(context.Background(), "nft", "add table inet wkicmp { chain out { type filter hook output priority 0; ip daddr "+c.Lab.Client.Addr.String()+" icmp type echo-request drop; } }"); err != nil {
+	if _, err := sick.Host.Run(context.Background(), "nft", "add table inet wkicmp { chain out { type filter hook output priority 0; ip daddr "+c.Lab.Client.Addr.String()+" icmp type echo-request drop; }; }"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sick.Host.Run(context.Background(), "nft", "delete table inet wkicmp") })
