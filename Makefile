@@ -37,7 +37,7 @@ all: build
 ## build: the daemon and wackatrl. wackalab, the lab tool, is a developer
 ## tool: the lab targets below run it with go run.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/wackamole ./cmd/wackatrl
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/wackamole ./cmd/wackatrl ./cmd/wackamole-bgp
 
 ## test: everything CI runs: lint, unit tests (race detector on), fuzzers for a
 ## short while, and the end-to-end tests in network namespaces (root).
@@ -93,7 +93,7 @@ demo: deps
 ## position-independent, stripped and need no shared library.
 deb:
 	rm -rf bin/deb bin/wackamole_*.deb
-	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags "-s -w $(LDFLAGS)" -o bin/deb/ ./cmd/wackamole ./cmd/wackatrl
+	CGO_ENABLED=0 $(GO) build -trimpath -buildmode=pie -ldflags "-s -w $(LDFLAGS)" -o bin/deb/ ./cmd/wackamole ./cmd/wackatrl ./cmd/wackamole-bgp
 	$(GO) run ./pkg/internal/cmd/mkdeb -bin bin/deb -out bin
 
 ## package-test: build the package, lintian it, install it on this machine,

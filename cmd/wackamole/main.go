@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/wackamole/wackamole/pkg/bgp/remote"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/daemon"
 )
@@ -124,6 +125,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wackamole:", err)
 		return 2
 	}
+	// The BGP speaker's process (bgp mode) logs alike.
+	os.Setenv(remote.EnvLogLevel, *level)
+	os.Setenv(remote.EnvLogFormat, *format)
 	cfg, err := config.Load(path)
 	if err != nil {
 		printConfigErrors(stderr, err)

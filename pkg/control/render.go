@@ -55,6 +55,9 @@ func WriteStatus(w io.Writer, s Status, now time.Time) error {
 
 // WriteBGP writes the BGP sessions and the routes this node announces.
 func WriteBGP(w io.Writer, b BGP) error {
+	if b.Error != "" {
+		fmt.Fprintf(w, "BGP speaker: %s\n", b.Error)
+	}
 	t := newTable(w)
 	fmt.Fprintln(t, "BGP PEER\tASN\tSTATE\tUP\tBFD\tADVERTISED\tFLAPS\tLAST ERROR")
 	for _, p := range b.Peers {

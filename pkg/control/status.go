@@ -152,6 +152,8 @@ type BGP struct {
 	Peers []BGPPeer `json:"peers"`
 	// Routes are the host routes this node announces.
 	Routes []BGPRoute `json:"routes"`
+	// Error says why the speaker could not be asked (its process died).
+	Error string `json:"error,omitempty"`
 }
 
 // BGPPeer is one BGP session.

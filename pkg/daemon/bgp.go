@@ -1,75 +1,65 @@
 package daemon
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/netip"
+	"os"
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/agent"
-	"github.com/wackamole/wackamole/pkg/bgp"
+	"github.com/wackamole/wackamole/pkg/bgp/remote"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/control"
 )
 
-// startSpeaker starts the embedded BGP speaker of bgp mode.
-func startSpeaker(c *config.Config, log *slog.Logger) (*bgp.Speaker, error) {
-	bc := bgp.Config{ASN: c.BGP.ASN, RouterID: c.BGP.RouterID, Logger: log.With("component", "bgp")}
+// startSpeaker starts the BGP speaker of bgp mode, in its own process
+// (see pkg/bgp/remote for why).
+func startSpeaker(c *config.Config) (*remote.Client, error) {
+	rc := remote.Config{ASN: c.BGP.ASN, RouterID: c.BGP.RouterID}
 	for _, p := range c.BGP.Peers {
-		bc.Peers = append(bc.Peers, bgp.Peer{
+		rc.Peers = append(rc.Peers, remote.Peer{
 			Address: p.Address, ASN: p.ASN, HoldTime: p.HoldTime,
 			BFD: p.BFD, BFDInterval: p.BFDInterval, BFDMultiplier: p.BFDMultiplier, Password: p.Password,
 		})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := bgp.Start(ctx, bc)
+	s, err := remote.Start(remote.Program(), rc, os.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("bgp: %w", err)
 	}
 	return s, nil
 }
 
-// routes is the agent's Router over the speaker: it announces what the
-// agent wants and withdraws the rest.
-type routes struct{ s *bgp.Speaker }
+// routes is the agent's Router over the speaker.
+type routes struct{ s *remote.Client }
 
 func (r routes) SetRoutes(want []agent.Route) error {
-	wanted := map[netip.Prefix]bool{}
-	var errs []error
-	for _, rt := range want {
-		wanted[rt.Prefix] = true
-		if err := r.s.Announce(rt.Prefix, bgp.Path{Standby: rt.Standby}); err != nil {
-			errs = append(errs, err)
-		}
+	rs := make([]remote.Route, len(want))
+	for i, rt := range want {
+		rs[i] = remote.Route{Prefix: rt.Prefix, Standby: rt.Standby}
 	}
-	for _, rt := range r.s.Announced() {
-		if !wanted[rt.Prefix] {
-			if err := r.s.Withdraw(rt.Prefix); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return r.s.SetRoutes(rs)
 }
 
-// bgpStatus is the speaker's state in the control protocol's terms.
-func bgpStatus(s *bgp.Speaker) *control.BGP {
+// bgpStatus is the speaker's state in the control protocol's terms; nil in
+// l2 mode.
+func bgpStatus(s *remote.Client) *control.BGP {
 	if s == nil {
 		return nil
 	}
 	out := &control.BGP{Peers: []control.BGPPeer{}, Routes: []control.BGPRoute{}}
-	for _, p := range s.Peers() {
+	announced, peers, err := s.Status()
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	for _, p := range peers {
 		out.Peers = append(out.Peers, control.BGPPeer{
-			Address: p.Address.String(), ASN: p.ASN, State: p.State.String(), Uptime: p.Uptime.Round(time.Second).String(),
-			BFD: p.BFD.String(), Received: p.Received, Accepted: p.Accepted, Advertised: p.Advertised, Flaps: p.Flaps,
+			Address: p.Address.String(), ASN: p.ASN, State: p.State, Uptime: p.Uptime.Round(time.Second).String(),
+			BFD: p.BFD, Received: p.Received, Accepted: p.Accepted, Advertised: p.Advertised, Flaps: p.Flaps,
 			LastError: p.LastError,
 		})
 	}
-	for _, rt := range s.Announced() {
-		out.Routes = append(out.Routes, control.BGPRoute{Prefix: rt.Prefix.String(), Standby: rt.Path.Standby})
+	for _, rt := range announced {
+		out.Routes = append(out.Routes, control.BGPRoute{Prefix: rt.Prefix.String(), Standby: rt.Standby})
 	}
 	return out
 }

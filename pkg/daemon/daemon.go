@@ -16,7 +16,7 @@ import (
 	"github.com/wackamole/wackamole/membership"
 	"github.com/wackamole/wackamole/membership/heartbeat"
 	"github.com/wackamole/wackamole/pkg/agent"
-	"github.com/wackamole/wackamole/pkg/bgp"
+	"github.com/wackamole/wackamole/pkg/bgp/remote"
 	"github.com/wackamole/wackamole/pkg/config"
 	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/hooks"
@@ -32,8 +32,8 @@ type Daemon struct {
 	group    *membership.Group
 	binder   *vip.Binder
 	announce *arp.Announcer
-	listener *arp.Listener // nil in bgp mode
-	speaker  *bgp.Speaker  // nil in l2 mode
+	listener *arp.Listener  // nil in bgp mode
+	speaker  *remote.Client // nil in l2 mode
 	// tieBreaker is nil without tie_breaker (or without two voters).
 	tieBreaker *tieBreaker
 	control    *control.Server
@@ -120,7 +120,7 @@ func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 	var router agent.Router
 	if c.Mode == config.ModeBGP {
 		// No ARP in bgp mode: the VIPs are host routes.
-		if d.speaker, err = startSpeaker(c, log); err != nil {
+		if d.speaker, err = startSpeaker(c); err != nil {
 			d.close()
 			return nil, err
 		}
@@ -357,7 +357,7 @@ func (d *Daemon) close() {
 	}
 	if d.speaker != nil {
 		// Withdraws what is left, then says goodbye to the routers.
-		if err := d.speaker.Close(); err != nil && !errors.Is(err, bgp.ErrClosed) {
+		if err := d.speaker.Close(); err != nil {
 			d.log.Warn("closing the BGP speaker", "err", err)
 		}
 	}

@@ -29,7 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "wackamole")
-	build := exec.Command("go", "build", "-race", "-o", binary, "github.com/wackamole/wackamole/cmd/wackamole")
+	// The daemon finds wackamole-bgp (bgp mode's speaker) beside itself.
+	build := exec.Command("go", "build", "-race", "-o", dir+"/", "github.com/wackamole/wackamole/cmd/wackamole", "github.com/wackamole/wackamole/cmd/wackamole-bgp")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building wackamole:", err)

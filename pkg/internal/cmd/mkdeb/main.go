@@ -69,7 +69,7 @@ func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("mkdeb", flag.ContinueOnError)
 	var o options
 	fs.StringVar(&o.top, "top", ".", "the top of the repository")
-	fs.StringVar(&o.bin, "bin", "", "the directory holding the built wackamole and wackatrl")
+	fs.StringVar(&o.bin, "bin", "", "the directory holding the built wackamole, wackatrl and wackamole-bgp")
 	fs.StringVar(&o.out, "out", ".", "where to write the .deb")
 	fs.StringVar(&o.version, "version", "", "the Debian version (default: from git describe)")
 	fs.StringVar(&o.arch, "arch", runtime.GOARCH, "the Debian architecture of the programs")
@@ -153,10 +153,14 @@ func build(o options) (string, error) {
 	binaries := map[string]string{
 		"wackamole": filepath.Join(o.bin, "wackamole"),
 		"wackatrl":  filepath.Join(o.bin, "wackatrl"),
+		// The BGP speaker of bgp mode, a process of its own (pkg/bgp/remote),
+		// started by the daemon and not by users: no man page, not on PATH.
+		"wackamole-bgp": filepath.Join(o.bin, "wackamole-bgp"),
 	}
 	steps := []error{
 		copyFrom("/usr/sbin/wackamole", binaries["wackamole"], 0o755, files.TypeFile),
 		copyFrom("/usr/bin/wackatrl", binaries["wackatrl"], 0o755, files.TypeFile),
+		copyFrom("/usr/lib/wackamole/wackamole-bgp", binaries["wackamole-bgp"], 0o755, files.TypeFile),
 		copyFrom("/etc/wackamole/wackamole.toml", filepath.Join(o.top, "examples/wackamole.toml"), 0o644, files.TypeConfig),
 		copyFrom("/usr/share/bash-completion/completions/wackamole", filepath.Join(o.top, "cmd/wackamole/completion.bash"), 0o644, files.TypeFile),
 		copyFrom("/usr/share/bash-completion/completions/wackatrl", filepath.Join(o.top, "cmd/wackatrl/completion.bash"), 0o644, files.TypeFile),

@@ -117,7 +117,7 @@ func TestBuildPackage(t *testing.T) {
 			t.Skipf("%s not installed", tool)
 		}
 	}
-	// wackatrl stands in for both programs: a Go binary with modules,
+	// wackatrl stands in for the three programs: a Go binary with modules,
 	// smaller than the daemon (the test compresses it twice).
 	bin := t.TempDir()
 	gobuild := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, "wackatrl"), "github.com/wackamole/wackamole/cmd/wackatrl")
@@ -128,8 +128,10 @@ func TestBuildPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bin, "wackamole"), data, 0o755); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"wackamole", "wackamole-bgp"} {
+		if err := os.WriteFile(filepath.Join(bin, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := gitCommit(top)
 	if err != nil {
@@ -181,7 +183,7 @@ func TestBuildPackage(t *testing.T) {
 	}
 	list := out("-c", path)
 	for _, want := range []string{
-		"-rwxr-xr-x root/root", "./usr/sbin/wackamole\n", "./usr/bin/wackatrl\n",
+		"-rwxr-xr-x root/root", "./usr/sbin/wackamole\n", "./usr/bin/wackatrl\n", "./usr/lib/wackamole/wackamole-bgp\n",
 		"./lib/systemd/system/wackamole.service\n", "./etc/wackamole/wackamole.toml\n",
 		"./usr/share/man/man8/wackamole.8.gz\n", "./usr/share/man/man8/wackatrl.8.gz\n", "./usr/share/man/man5/wackamole.toml.5.gz\n",
 		"./usr/share/bash-completion/completions/wackamole\n", "./usr/share/zsh/vendor-completions/_wackatrl\n",

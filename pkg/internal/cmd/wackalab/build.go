@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -63,6 +64,10 @@ func buildTools(ctx context.Context, dir string, pkgs ...string) (map[string]str
 	root, err := moduleRoot(ctx, goBin)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(pkgs, "cmd/wackamole") && !slices.Contains(pkgs, "cmd/wackamole-bgp") {
+		// The daemon finds its BGP speaker beside itself.
+		pkgs = append(pkgs, "cmd/wackamole-bgp")
 	}
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	for _, p := range pkgs {

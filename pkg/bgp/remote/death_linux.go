@@ -1,0 +1,7 @@
+package remote
+
+import "syscall"
+
+func deathSignal() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
