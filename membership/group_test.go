@@ -44,7 +44,11 @@ func cluster(t *testing.T, n int, key func(i int) []byte) []*Group {
 
 func namedCluster(t *testing.T, prefix string, n int, key func(i int) []byte) []*Group {
 	t.Helper()
-	timing, _ := Profile("fast")
+	return timedCluster(t, prefix, n, key, testTiming())
+}
+
+func timedCluster(t *testing.T, prefix string, n int, key func(i int) []byte, timing Timing) []*Group {
+	t.Helper()
 	var addrs []string
 	ports := make([]uint16, n)
 	for i := range ports {
@@ -73,6 +77,12 @@ func namedCluster(t *testing.T, prefix string, n int, key func(i int) []byte) []
 }
 
 func sameKey(int) []byte { return bytes.Repeat([]byte{7}, 32) }
+
+// testTiming is quick enough for tests and tolerant enough for a busy
+// machine under the race detector (fast's 20 ms failure timeout is not).
+func testTiming() Timing {
+	return Timing{HeartbeatInterval: 25 * time.Millisecond, FailureTimeout: 250 * time.Millisecond, RejoinInterval: time.Second, GossipInterval: 50 * time.Millisecond}
+}
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -142,10 +152,21 @@ func TestGroupDetectsCrash(t *testing.T) {
 	}
 }
 
+// The fast profile's polled heartbeat loop (5 ms beats, 20 ms timeout)
+// forms the group and detects a crash in about the timeout.
+func TestFastGroupDetectsCrash(t *testing.T) {
+	gs := timedCluster(t, "fast", 3, sameKey, Fast())
+	eventually(t, 5*time.Second, "group formed", func() bool { return len(aliveNames(gs[0])) == 3 })
+	gs[2].Shutdown()
+	start := time.Now()
+	eventually(t, 2*time.Second, "fast0 drops fast2 from its view", func() bool { return !aliveNames(gs[0])["fast2"] })
+	t.Logf("crash detected after %v (failure timeout %v)", time.Since(start).Round(time.Millisecond), gs[0].Timing().FailureTimeout)
+}
+
 // Rejoin joins a missing seed at once, not at the next rejoin interval
 // (an hour here): the daemon calls it when a link comes back.
 func TestRejoinJoinsMissingSeedsNow(t *testing.T) {
-	timing, _ := Profile("fast")
+	timing := testTiming()
 	timing.RejoinInterval = time.Hour
 	ports := []uint16{freePort(t), freePort(t)}
 	start := func(i int, seeds ...uint16) *Group {
