@@ -331,6 +331,7 @@ func (a *Agent) acquire(name, cause, why string, now time.Time) {
 		added = append(added, ad)
 	}
 	a.held[name] = true
+	a.setHolding(name, true)
 	delete(a.leaving, name)
 	a.since[name] = now
 	a.schedule(name, a.cfg.ARP.Repeat, "acquired", now)
@@ -365,6 +366,7 @@ func (a *Agent) release(name, cause, why string) {
 // caller's business).
 func (a *Agent) unclaim(name, cause string) {
 	delete(a.held, name)
+	a.setHolding(name, false)
 	delete(a.leaving, name)
 	delete(a.since, name)
 	delete(a.announces, name)
