@@ -797,9 +797,14 @@ func TestWinnerReclaimsAndHasTheLastWord(t *testing.T) {
 		t.Fatal("the winner did not announce the contested VIP")
 	}
 	r.clock = r.clock.Add(500 * time.Millisecond)
-	r.round()
+	next := r.a.reconcile(r.clock)
 	if r.g.sets != sets+1 {
 		t.Fatal("claimed again within a second")
+	}
+	// Nothing else may wake this node while the contest lasts: the round
+	// asks to run again when it may claim again.
+	if want := r.clock.Add(500 * time.Millisecond); next.IsZero() || next.After(want) {
+		t.Fatalf("next round at %v, want by %v (the next claim)", next, want)
 	}
 	r.clock = r.clock.Add(600 * time.Millisecond)
 	r.round()
