@@ -239,6 +239,9 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "== %d nodes, %s (load average %s)\n", sc.nodes, sc.timing, loadAverages())
 		r := measureScale(ctx, bins["wackamole"], caseDir, sc, o, stdout)
+		if ctx.Err() != nil {
+			break // what failed, failed for the interruption
+		}
 		if r.Err != "" {
 			fmt.Fprintf(stdout, "%d nodes %s: %s\n", sc.nodes, sc.timing, r.Err)
 		}
