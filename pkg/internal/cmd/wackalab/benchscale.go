@@ -42,10 +42,10 @@ const benchScaleHelp = `DESCRIPTION
                  every 20 ms through netlink) and every node's control
                  socket shows quorum and all the nodes alive; measured
                  from the first start
-      crash      the owner of a VIP killed (SIGKILL) and its link taken
-                 down, while a client pings that VIP every 10 ms: the
-                 largest gap between replies from the last one before
-                 the kill on, -runs times
+      crash      the link of a VIP's owner taken down and its daemon
+                 killed (SIGKILL), while a client pings that VIP every
+                 10 ms: the largest gap between replies from the last one
+                 before the fault on, -runs times
       graceful   the owner stopped with SIGTERM (it hands over), the same
       idle       over -idle with no fault: CPU time of every daemon (% of
                  one core; median and maximum over the nodes), its memory

@@ -35,7 +35,7 @@ func formatScale(rep scaleReport) string {
 
 	b.WriteString("\nTime: cold start to convergence (every VIP held once, every node with quorum and all nodes alive;\n")
 	b.WriteString("in parentheses when the VIPs were held, and when the last view was full), and the longest gap\n")
-	b.WriteString("between replies when a VIP's owner crashes (SIGKILL and link down) or stops (SIGTERM), ms.\n")
+	b.WriteString("between replies when a VIP's owner crashes (link down, then SIGKILL) or stops (SIGTERM), ms.\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "nodes\ttiming\tconverge ms\tload\tcrash ms\tlost\tload\tgraceful ms\tlost\tload")
 	for _, r := range rep.Results {
