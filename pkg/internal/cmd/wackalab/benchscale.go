@@ -23,7 +23,7 @@ import (
 func init() {
 	register(&command{
 		Name:    "bench-scale",
-		Args:    "[-nodes 3,10,25,50] [-timings lan,fast] [-fast-max N] [-runs N] [-idle D] [-converge D] [-profile] [-extra TOML] [-logs DIR] [-out FILE]",
+		Args:    "[-nodes 3,10,25,50] [-timings lan,fast] [-fast-max N] [-runs N] [-idle D] [-converge D] [-settle D] [-profile] [-extra TOML] [-logs DIR] [-out FILE]",
 		Summary: "cold start, failover and idle cost per node for groups of 3 to 50 nodes",
 		Help:    benchScaleHelp,
 		Run:     runBenchScale,
@@ -98,6 +98,15 @@ OPTIONS
     -idle D            idle measurement per group (default 30s)
     -converge D        how long a cold start may take before it counts as
                        not converged (default 60s)
+    -settle D          wait D before each failover run (default 0: one
+                       after the other). The start of a node (the one the
+                       previous run brought back: its joins, everyone's
+                       announcements, a rebalance) loads every node, and a
+                       node whose heartbeat loop ran late is more tolerant
+                       of silence for 10-20 s afterwards (membership's
+                       local health), which lengthens a failover that
+                       comes right after; with -settle 25s each crash
+                       meets a quiet group
     -profile           CPU profiles of the daemons (see above)
     -extra TOML        append TOML to every node's configuration, for
                        experiments (e.g. '[balance]\nmax_moves = "all"'
@@ -115,6 +124,7 @@ type scaleOpts struct {
 	runs     int
 	idle     time.Duration
 	converge time.Duration
+	settle   time.Duration
 	profile  bool
 	logs     string
 	out      string
@@ -124,7 +134,7 @@ type scaleOpts struct {
 // maxScaleNodes bounds -nodes: the holder watcher keeps one bit per node.
 const maxScaleNodes = 64
 
-const scaleUsage = "usage: wackalab bench-scale [-nodes 3,10,25,50] [-timings lan,fast] [-fast-max N] [-runs N] [-idle D] [-converge D] [-profile] [-logs DIR] [-out FILE]"
+const scaleUsage = "usage: wackalab bench-scale [-nodes 3,10,25,50] [-timings lan,fast] [-fast-max N] [-runs N] [-idle D] [-converge D] [-settle D] [-profile] [-logs DIR] [-out FILE]"
 
 // parseScaleArgs parses bench-scale's command line.
 func parseScaleArgs(args []string, stderr io.Writer) (scaleOpts, error) {
@@ -137,6 +147,7 @@ func parseScaleArgs(args []string, stderr io.Writer) (scaleOpts, error) {
 	fs.IntVar(&o.runs, "runs", 3, "")
 	fs.DurationVar(&o.idle, "idle", 30*time.Second, "")
 	fs.DurationVar(&o.converge, "converge", time.Minute, "")
+	fs.DurationVar(&o.settle, "settle", 0, "")
 	fs.BoolVar(&o.profile, "profile", false, "")
 	fs.StringVar(&o.logs, "logs", "", "")
 	fs.StringVar(&o.out, "out", "", "")
@@ -174,6 +185,8 @@ func parseScaleArgs(args []string, stderr io.Writer) (scaleOpts, error) {
 		return o, fmt.Errorf("-idle %v: want a positive duration", o.idle)
 	case o.converge <= 0:
 		return o, fmt.Errorf("-converge %v: want a positive duration", o.converge)
+	case o.settle < 0:
+		return o, fmt.Errorf("-settle %v: want 0 or more", o.settle)
 	}
 	return o, nil
 }
@@ -221,7 +234,7 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 
-	rep := scaleReport{Date: time.Now().UTC(), Machine: machine(), Runs: o.runs, Idle: o.idle, Extra: o.extra}
+	rep := scaleReport{Date: time.Now().UTC(), Machine: machine(), Runs: o.runs, Idle: o.idle, Extra: o.extra, Settle: o.settle}
 	// The allocator first, while no lab competes for the CPU.
 	for _, n := range o.nodes {
 		c := allocatorCost(n, n)
@@ -356,6 +369,12 @@ func measureScale(ctx context.Context, binary, dir string, sc scaleCase, o scale
 		load := loadAverage1()
 		var outs []cluster.Outage
 		for i := 0; i < o.runs; i++ {
+			select {
+			case <-ctx.Done():
+				r.Err = ctx.Err().Error()
+				return r
+			case <-time.After(o.settle):
+			}
 			run, cancel := context.WithTimeout(ctx, 3*time.Minute)
 			out, err := c.Failover(run, s, c.VIPs[i%len(c.VIPs)], lab.DefaultInterval)
 			cancel()

@@ -18,6 +18,7 @@ type scaleReport struct {
 	Runs         int
 	Idle         time.Duration
 	Extra        string // appended to every node's configuration
+	Settle       time.Duration
 	Alloc        []allocCost
 	Results      []scaleResult
 }
@@ -29,6 +30,9 @@ func formatScale(rep scaleReport) string {
 	fmt.Fprintf(&b, "One VIP per node, daemons built without the race detector (log level info, mature 1s), %d runs per\n", rep.Runs)
 	b.WriteString("failover scenario; a client pings the VIP every 10 ms. load: the 1-minute load average before-after\n")
 	b.WriteString("the measurement (the lab's own daemons included).\n")
+	if rep.Settle > 0 {
+		fmt.Fprintf(&b, "Each failover run waited %v with the group converged first (-settle).\n", rep.Settle)
+	}
 	if rep.Extra != "" {
 		fmt.Fprintf(&b, "Every node's configuration has in addition: %q\n", rep.Extra)
 	}

@@ -35,6 +35,7 @@ func TestParseScaleArgs(t *testing.T) {
 		{name: "negative fast-max", args: []string{"-fast-max", "-1"}, err: "-fast-max"},
 		{name: "zero idle", args: []string{"-idle", "0s"}, err: "-idle"},
 		{name: "zero converge", args: []string{"-converge", "0s"}, err: "-converge"},
+		{name: "negative settle", args: []string{"-settle", "-1s"}, err: "-settle"},
 		{name: "extra argument", args: []string{"now"}, err: "unexpected argument"},
 		{name: "unknown flag", args: []string{"-bogus"}, err: "bogus"},
 	}
