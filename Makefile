@@ -30,7 +30,7 @@ ROOT_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude
 APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin bird2 frr exabgp \
 	lintian man-db zsh systemd
 
-.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare soak demo deps clean deb package-test
+.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare bench-scale soak demo deps clean deb package-test
 
 all: build
 
@@ -81,6 +81,14 @@ bench-failover: deps
 
 bench-compare: deps
 	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(RUNS)
+
+## bench-scale (root): groups of 3, 10, 25 and 50 nodes, one VIP each, lan
+## (and fast up to 10 nodes): cold-start convergence, crash and graceful
+## outage, idle CPU, memory and traffic per node, the heartbeats' O(N^2)
+## share and the allocator's; the tables also go to out/bench-scale.txt.
+bench-scale: deps
+	@mkdir -p $(OUT)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-scale -runs $(RUNS) -out $(OUT)/bench-scale.txt
 
 soak: deps
 	$(GO) run ./pkg/internal/cmd/wackalab soak -minutes $(MINUTES)

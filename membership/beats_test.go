@@ -236,3 +236,55 @@ func FuzzEnvelope(f *testing.F) {
 		g.View()
 	})
 }
+
+// memberlist calls NotifyUpdate when only a member's incarnation changed,
+// or with metadata the heartbeats' pull brought already: the view is the
+// same and waiting rounds must not be woken for it.
+func TestUpdateSignalsOnlyChanges(t *testing.T) {
+	g := bareGroup(t, LAN())
+	join(g, "web1", metaVersion{start: 100, counter: 1}, metaHolding(0))
+	changed := func() bool {
+		select {
+		case <-g.changed:
+			return true
+		default:
+			return false
+		}
+	}
+	changed()
+	update := func(addr []byte, v metaVersion, hbPort uint16, meta []byte) {
+		(*events)(g).NotifyUpdate(&memberlist.Node{Name: "web1", Addr: addr, Port: 7946, Meta: encodeEnvelope(v, hbPort, meta)})
+	}
+	addr := []byte{198, 18, 0, 11}
+	update(addr, metaVersion{start: 100, counter: 1}, 7947, metaHolding(0))
+	if changed() {
+		t.Error("an update that changes nothing (a refuted suspicion) signalled a change")
+	}
+	// Newer metadata that the heartbeats' pull brought first.
+	(*beats)(g).OnMetaReply(from, &heartbeat.MetaReply{Header: heartbeat.Header{Sender: heartbeat.ID("web1"), Process: 100, Counter: 2}, Version: 2, Meta: metaHolding(1)}, time.Now())
+	if !changed() {
+		t.Fatal("newer metadata from a reply signalled no change")
+	}
+	update(addr, metaVersion{start: 100, counter: 2}, 7947, metaHolding(1))
+	if changed() {
+		t.Error("gossip of metadata already held signalled a change")
+	}
+	for _, tt := range []struct {
+		name string
+		addr []byte
+		v    metaVersion
+		port uint16
+	}{
+		{"newer metadata", addr, metaVersion{start: 100, counter: 3}, 7947},
+		{"another heartbeat port", addr, metaVersion{start: 100, counter: 3}, 7950},
+		{"another address", []byte{198, 18, 0, 21}, metaVersion{start: 100, counter: 3}, 7950},
+	} {
+		update(tt.addr, tt.v, tt.port, metaHolding(2))
+		if !changed() {
+			t.Errorf("%s: no change signalled", tt.name)
+		}
+	}
+	if m := member(g.View(), "web1"); !m.Meta.Held.Has(2) || m.Addr != netip.MustParseAddrPort("198.18.0.21:7946") {
+		t.Errorf("view after the updates: %+v", m)
+	}
+}

@@ -67,26 +67,39 @@ func (e *events) NotifyUpdate(n *memberlist.Node) {
 		return
 	}
 	g.mu.Lock()
+	changed := false
 	if p, ok := g.members[n.Name]; ok {
-		g.updateLocked(p, n)
+		changed = g.updateLocked(p, n)
 	}
 	g.mu.Unlock()
-	signal(g.changed)
+	// memberlist also calls this when only the member's incarnation
+	// changed (it refuted a suspicion), and for metadata that the
+	// heartbeats' pull brought already: most calls while a group starts.
+	// Each would cost every member a round for nothing.
+	if changed {
+		signal(g.changed)
+	}
 }
 
 // updateLocked takes what memberlist says of a member: its address, its
 // heartbeat port and, when newer than what this node has, its metadata
-// (see envelope.go).
-func (g *Group) updateLocked(p *peer, n *memberlist.Node) {
-	p.addr = nodeAddr(n)
+// (see envelope.go). It reports whether any of them changed.
+func (g *Group) updateLocked(p *peer, n *memberlist.Node) (changed bool) {
+	addr := nodeAddr(n)
+	changed = addr != p.addr
+	p.addr = addr
 	v, port, meta, err := decodeEnvelope(n.Meta)
 	if err != nil {
-		return
+		return changed
 	}
-	p.hbAddr = netip.AddrPortFrom(p.addr.Addr(), port)
+	hb := netip.AddrPortFrom(p.addr.Addr(), port)
+	changed = changed || hb != p.hbAddr
+	p.hbAddr = hb
 	if v.newer(p.version) {
 		p.meta, p.version = slices.Clone(meta), v
+		changed = true
 	}
+	return changed
 }
 
 func nodeAddr(n *memberlist.Node) netip.AddrPort {

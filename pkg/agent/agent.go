@@ -186,6 +186,12 @@ type Agent struct {
 	conflictMu sync.Mutex
 	conflicts  map[string]bool
 	addrIndex  map[netip.Addr]string // VIP address -> VIP name; swapped on reload
+	// holding mirrors held for the listener: an announcement of a VIP
+	// that this node does not hold is no conflict of this node's, and
+	// waking a round for it would cost every node a round for every
+	// announcement of every other node (after each change of membership,
+	// every node re-announces what it holds: N^2 rounds).
+	holding map[string]bool
 
 	statusMu sync.RWMutex
 	status   Status
@@ -236,6 +242,7 @@ func New(o Options) (*Agent, error) {
 		lingering:  map[string]time.Time{},
 		shared:     map[string]bool{},
 		conflicts:  map[string]bool{},
+		holding:    map[string]bool{},
 		healthy:    true,
 	}
 	a.setConfig(o.Config)
@@ -315,16 +322,38 @@ func (a *Agent) Watched(addr netip.Addr) bool {
 }
 
 // Conflict reports that another host (another MAC) announced addr. It is
-// safe to call from any goroutine and never blocks.
+// safe to call from any goroutine and never blocks. It wakes a round only
+// for a VIP this node holds; an announcement of another is recorded (it
+// becomes a conflict if this node acquires that VIP before the next round,
+// see setHolding) and otherwise dropped by the next round.
 func (a *Agent) Conflict(ifname string, addr netip.Addr, mac string) {
 	a.conflictMu.Lock()
 	name, ok := a.addrIndex[addr.Unmap()]
+	held := ok && a.holding[name]
 	if ok {
 		a.conflicts[name] = true
 	}
 	a.conflictMu.Unlock()
-	if ok {
+	if held {
 		a.log.Debug("another host announced a VIP address", "vip", name, "addr", addr, "mac", mac, "interface", ifname)
+		a.Wake()
+	}
+}
+
+// setHolding tells Conflict whether this node holds VIP name. A VIP just
+// acquired that another host announced since the round began is a
+// conflict to look at in a round of its own, as if the announcement had
+// come just now.
+func (a *Agent) setHolding(name string, held bool) {
+	a.conflictMu.Lock()
+	if held {
+		a.holding[name] = true
+	} else {
+		delete(a.holding, name)
+	}
+	pending := held && a.conflicts[name]
+	a.conflictMu.Unlock()
+	if pending {
 		a.Wake()
 	}
 }

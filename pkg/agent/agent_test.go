@@ -338,6 +338,60 @@ func TestConflictWithQuorumDefendsAtMostOncePerInterval(t *testing.T) {
 	}
 }
 
+// woke reports whether a round was asked for since the last call.
+func woke(a *Agent) bool {
+	select {
+	case <-a.wake:
+		return true
+	default:
+		return false
+	}
+}
+
+// Every node re-announces what it holds when membership changes: if each
+// announcement of another node's VIP cost a round, a group of N nodes
+// would run N^2 rounds after every change.
+func TestConflictWakesARoundOnlyForHeldVIPs(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round() // n1 takes a
+	woke(r.a)
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.101"), "02:00:00:00:00:02") // b, n2's
+	if woke(r.a) {
+		t.Fatal("an announcement of a VIP held elsewhere woke a round")
+	}
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.1.100"), "02:00:00:00:00:99") // a's second address
+	if !woke(r.a) {
+		t.Fatal("no round for another host announcing a VIP this node holds")
+	}
+	r.round()
+	if st := r.a.Status(); st.Counters.Conflicts != 1 {
+		t.Fatalf("conflicts counted: %d, want 1 (a only)", st.Counters.Conflicts)
+	}
+
+	// Another host announces c while a round runs, and that round takes
+	// c: the acquisition asks for a round, which sees the conflict.
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.102"), "02:00:00:00:00:03")
+	if woke(r.a) {
+		t.Fatal("woke for c before holding it")
+	}
+	r.a.acquire("c", "orphaned", "test", r.clock)
+	if !woke(r.a) {
+		t.Fatal("acquiring a VIP announced meanwhile asked for no round")
+	}
+	r.round()
+	if st := r.a.Status(); st.Counters.Conflicts != 2 {
+		t.Fatalf("conflicts counted: %d, want 2", st.Counters.Conflicts)
+	}
+
+	// Released: announcements of it wake nothing any more.
+	r.a.release("a", "test", "test")
+	woke(r.a)
+	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
+	if woke(r.a) {
+		t.Fatal("woke for a VIP this node released")
+	}
+}
+
 func TestReannouncesWhenMembershipChanges(t *testing.T) {
 	r := newRig(t, testConfig)
 	r.round()
@@ -743,9 +797,14 @@ func TestWinnerReclaimsAndHasTheLastWord(t *testing.T) {
 		t.Fatal("the winner did not announce the contested VIP")
 	}
 	r.clock = r.clock.Add(500 * time.Millisecond)
-	r.round()
+	next := r.a.reconcile(r.clock)
 	if r.g.sets != sets+1 {
 		t.Fatal("claimed again within a second")
+	}
+	// Nothing else may wake this node while the contest lasts: the round
+	// asks to run again when it may claim again.
+	if want := r.clock.Add(500 * time.Millisecond); next.IsZero() || next.After(want) {
+		t.Fatalf("next round at %v, want by %v (the next claim)", next, want)
 	}
 	r.clock = r.clock.Add(600 * time.Millisecond)
 	r.round()

@@ -98,9 +98,10 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 		}
 	}
 	a.plan = plan
+	var reclaimAt time.Time
 	if !dec.Recovering && !a.all {
 		a.recordHandovers(plan, view)
-		a.claimShared(plan, now)
+		reclaimAt = a.claimShared(plan, now)
 		a.noticeMembership(view, now)
 	}
 	if a.router != nil && !a.all {
@@ -110,7 +111,7 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 	a.announceDue(now)
 	a.publish(now)
 	a.setStatus(dec, plan, waiting, now)
-	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next, a.nextLinger())
+	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next, a.nextLinger(), reclaimAt)
 }
 
 // local is this node's own state for the policy.
@@ -185,7 +186,11 @@ func (a *Agent) recordHandovers(plan vip.Plan, view membership.View) {
 // the wire. When the other has let go, this node has the last word: it
 // announces again, or clients that the other answered last would keep its
 // MAC until their neighbour entry fails (about 8 s on Linux).
-func (a *Agent) claimShared(plan vip.Plan, now time.Time) {
+//
+// It returns when to claim again while a contest lasts (zero if none
+// does): the other may be waiting for a claim newer than what it saw, and
+// nothing else need wake this node meanwhile.
+func (a *Agent) claimShared(plan vip.Plan, now time.Time) (next time.Time) {
 	reclaim := false
 	for _, as := range plan.Assignments {
 		name := as.VIP
@@ -205,6 +210,7 @@ func (a *Agent) claimShared(plan vip.Plan, now time.Time) {
 				a.log.Info("another member also holds a VIP this node owns: claiming it again", "vip", name, "holders", holderNames(as.Holders))
 				a.schedule(name, 1, "reclaimed", now)
 			}
+			next = earliest(next, a.reclaimed[name].Add(defendInterval))
 		case !others && a.shared[name]:
 			delete(a.shared, name)
 			delete(a.reclaimed, name)
@@ -217,6 +223,7 @@ func (a *Agent) claimShared(plan vip.Plan, now time.Time) {
 	if reclaim {
 		a.reclaim()
 	}
+	return next
 }
 
 // reclaim publishes this node's metadata again: the same claims, a newer
@@ -340,6 +347,7 @@ func (a *Agent) acquire(name, cause, why string, now time.Time) {
 		added = append(added, ad)
 	}
 	a.held[name] = true
+	a.setHolding(name, true)
 	delete(a.leaving, name)
 	a.since[name] = now
 	a.schedule(name, a.cfg.ARP.Repeat, "acquired", now)
@@ -374,6 +382,7 @@ func (a *Agent) release(name, cause, why string) {
 // caller's business).
 func (a *Agent) unclaim(name, cause string) {
 	delete(a.held, name)
+	a.setHolding(name, false)
 	delete(a.leaving, name)
 	delete(a.since, name)
 	delete(a.announces, name)

@@ -55,6 +55,16 @@ type Options struct {
 	Prefix string
 	// Logf receives progress messages.
 	Logf func(format string, args ...any)
+	// LogLevel is the daemons' --log-level (default "debug").
+	LogLevel string
+	// StaticNeighbors is lab.Options.StaticNeighbors: permanent ARP
+	// entries between the nodes, which a lab of more than about 15 nodes
+	// needs (the machine's neighbour table overflows otherwise).
+	StaticNeighbors bool
+	// CPUProfile makes every daemon write a CPU profile (its undocumented
+	// --cpuprofile flag) to ProfilePath. A daemon writes it when it exits
+	// by itself (SIGTERM): a killed one leaves an empty file.
+	CPUProfile bool
 }
 
 // Cluster is a lab with a wackamole daemon on each node.
@@ -172,7 +182,10 @@ func New(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
 	}
-	l, err := lab.New(ctx, lab.Options{Prefix: opt.Prefix, Nodes: opt.Nodes, Logf: opt.Logf})
+	if opt.LogLevel == "" {
+		opt.LogLevel = "debug"
+	}
+	l, err := lab.New(ctx, lab.Options{Prefix: opt.Prefix, Nodes: opt.Nodes, Logf: opt.Logf, StaticNeighbors: opt.StaticNeighbors})
 	if err != nil {
 		return nil, err
 	}
@@ -345,13 +358,39 @@ func (c *Cluster) Start(n *Node) error {
 	if n.runs > 1 {
 		logPath = fmt.Sprintf("%s.%d", n.LogPath, n.runs)
 	}
-	p, err := n.Host.Start(c.opt.Binary, []string{"-c", n.ConfigPath, "--log-level", "debug"}, logPath)
+	args := []string{"-c", n.ConfigPath, "--log-level", c.opt.LogLevel}
+	if c.opt.CPUProfile {
+		args = append(args, "--cpuprofile", n.profilePath(n.runs))
+	}
+	p, err := n.Host.Start(c.opt.Binary, args, logPath)
 	if err != nil {
 		return err
 	}
 	n.proc = p
 	c.opt.Logf("started wackamole on %s (pid %d, log %s)", n.Name, p.Pid(), logPath)
 	return nil
+}
+
+// profilePath is where run k (from 1) of the node's daemon writes its CPU
+// profile with Options.CPUProfile.
+func (n *Node) profilePath(k int) string {
+	p := strings.TrimSuffix(n.LogPath, ".log") + ".cpu"
+	if k > 1 {
+		p = fmt.Sprintf("%s.%d", p, k)
+	}
+	return p
+}
+
+// ProfilePaths are the CPU profiles node n's daemons were started to
+// write with Options.CPUProfile, one per start, oldest first.
+func (n *Node) ProfilePaths() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for k := 1; k <= n.runs; k++ {
+		out = append(out, n.profilePath(k))
+	}
+	return out
 }
 
 // StartAll runs every node's daemon.

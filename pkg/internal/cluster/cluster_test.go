@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 func TestConverged(t *testing.T) {
@@ -64,5 +66,39 @@ func TestTails(t *testing.T) {
 	want := "==== " + a + " (last 2 lines)\n2\n3\n"
 	if got != want {
 		t.Fatalf("tails = %q, want %q", got, want)
+	}
+}
+
+func TestFaultGap(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	result := func(end int, replies ...int) lab.Result {
+		r := lab.Result{Start: t0, End: at(end)}
+		for i, ms := range replies {
+			r.Replies = append(r.Replies, lab.Reply{Seq: i, Received: at(ms)})
+		}
+		return r
+	}
+	tests := []struct {
+		name     string
+		r        lab.Result
+		fault    int
+		gap      time.Duration
+		from, to int
+	}{
+		// 4.5 s before the first reply (ARP) do not count: the fault
+		// comes later, and the failover's gap is 900 ms.
+		{"slow start", result(5440, 4500, 4510, 4520, 5420, 5430), 4525, 900 * time.Millisecond, 4520, 5420},
+		{"gap across the fault", result(1020, 10, 20, 30, 1000, 1010), 25, 970 * time.Millisecond, 30, 1000},
+		{"a later, longer gap", result(1520, 10, 20, 100, 1500, 1510), 15, 1400 * time.Millisecond, 100, 1500},
+		{"never back", result(3000, 10, 20), 25, 2980 * time.Millisecond, 20, 3000},
+		// Replies out of order are sorted by arrival.
+		{"unsorted", result(1020, 1000, 10, 20, 1010), 25, 980 * time.Millisecond, 20, 1000},
+	}
+	for _, tt := range tests {
+		gap, from, to := faultGap(tt.r, at(tt.fault))
+		if gap != tt.gap || !from.Equal(at(tt.from)) || !to.Equal(at(tt.to)) {
+			t.Errorf("%s: faultGap = %v from %v to %v, want %v from %d ms to %d ms", tt.name, gap, from.Sub(t0), to.Sub(t0), tt.gap, tt.from, tt.to)
+		}
 	}
 }

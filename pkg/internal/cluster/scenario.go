@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // Scenario is a way for the owner of a VIP to go away.
@@ -15,7 +17,7 @@ type Scenario string
 
 // Scenarios the failover benchmark measures.
 const (
-	// Crash kills the owner's daemon (SIGKILL) and takes its link down:
+	// Crash takes the owner's link down and kills its daemon (SIGKILL):
 	// the host is gone as if its power failed.
 	Crash Scenario = "crash"
 	// Graceful stops the owner's daemon with SIGTERM: it hands its VIPs
@@ -28,11 +30,17 @@ type Outage struct {
 	Scenario Scenario
 	VIP      netip.Addr
 	From, To string
-	// Gap is the longest time between two replies the client got: what a
-	// user of the VIP saw.
+	// Gap is the longest time between two replies the client got from
+	// the last reply before the fault on: what a user of the VIP saw.
+	// What came before the fault (the client's first ARP resolution, say)
+	// is not the failover's doing and does not count.
 	Gap time.Duration
 	// Lost is the number of probes without a reply.
 	Lost, Sent int
+	// Fault is when the fault began (just before the kill or the
+	// SIGTERM); GapStart and GapEnd bound the gap of Gap (the last reply
+	// before it and the first after).
+	Fault, GapStart, GapEnd time.Time
 }
 
 // Failover makes the owner of VIP v go away as the scenario says, while
@@ -56,12 +64,18 @@ func (c *Cluster) Failover(ctx context.Context, s Scenario, v netip.Addr, interv
 	if err := p.WaitReplies(ctx, 20); err != nil {
 		return Outage{}, fmt.Errorf("cluster: client does not reach %s before the failover: %w", v, err)
 	}
+	fault := time.Now()
 	switch s {
 	case Crash:
-		if err := c.Kill(owner); err != nil {
+		// The link first: a host that lost its power answers nothing
+		// from that instant. Killed first, its kernel would still answer
+		// for the VIP while the kill and ip(8) run (30 ms and more): the
+		// others would notice the silence of its heartbeats meanwhile,
+		// and a failover faster than that would not show at all.
+		if err := c.LinkDown(ctx, owner); err != nil {
 			return Outage{}, err
 		}
-		if err := c.LinkDown(ctx, owner); err != nil {
+		if err := c.Kill(owner); err != nil {
 			return Outage{}, err
 		}
 	case Graceful:
@@ -82,7 +96,8 @@ func (c *Cluster) Failover(ctx context.Context, s Scenario, v netip.Addr, interv
 	if err != nil {
 		return Outage{}, err
 	}
-	o := Outage{Scenario: s, VIP: v, From: owner.Name, To: Owner(h, v), Gap: r.MaxGap, Lost: r.Lost(), Sent: r.Sent}
+	o := Outage{Scenario: s, VIP: v, From: owner.Name, To: Owner(h, v), Lost: r.Lost(), Sent: r.Sent, Fault: fault}
+	o.Gap, o.GapStart, o.GapEnd = faultGap(r, fault)
 
 	// Bring the node back for the next round.
 	if s == Crash {
@@ -95,6 +110,26 @@ func (c *Cluster) Failover(ctx context.Context, s Scenario, v netip.Addr, interv
 	}
 	_, err = c.WaitConverged(ctx, Names(c.Nodes...))
 	return o, err
+}
+
+// faultGap is the longest time without a reply in r from the fault on:
+// between the last reply before the fault (or the start) and the next
+// reply, or between two later replies, or from the last reply to the end.
+func faultGap(r lab.Result, fault time.Time) (gap time.Duration, from, to time.Time) {
+	replies := slices.Clone(r.Replies)
+	slices.SortFunc(replies, func(a, b lab.Reply) int { return a.Received.Compare(b.Received) })
+	prev := r.Start
+	consider := func(t time.Time) {
+		if d := t.Sub(prev); t.After(fault) && d > gap {
+			gap, from, to = d, prev, t
+		}
+		prev = t
+	}
+	for _, rp := range replies {
+		consider(rp.Received)
+	}
+	consider(r.End)
+	return gap, from, to
 }
 
 // Stats summarises outages: median, minimum and maximum gap.

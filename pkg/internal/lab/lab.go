@@ -69,6 +69,13 @@ type Options struct {
 	Subnet netip.Prefix
 	// Logf, if set, receives progress messages (t.Logf fits).
 	Logf func(format string, args ...any)
+	// StaticNeighbors gives every node a permanent neighbour (ARP) entry
+	// for every other node, as nodes on separate hosts would have them
+	// in their own tables: all namespaces share the machine's neighbour
+	// table, which overflows at 1024 dynamic entries, and N nodes need
+	// N(N-1). Use it for labs of more than about 15 nodes (see
+	// neighbors.go).
+	StaticNeighbors bool
 
 	// failStep, set by tests, makes New or AddNode fail at the named step.
 	failStep string
@@ -94,6 +101,7 @@ type Lab struct {
 
 	logf     func(format string, args ...any)
 	failStep string
+	static   bool // Options.StaticNeighbors
 
 	topo sync.Mutex // serializes AddNode and Close
 
@@ -140,6 +148,7 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 		Subnet:   subnet,
 		logf:     opt.Logf,
 		failStep: opt.failStep,
+		static:   opt.StaticNeighbors,
 		procs:    make(map[*Process]struct{}),
 		closers:  make(map[int]func()),
 	}
@@ -250,6 +259,11 @@ func (l *Lab) build(ctx context.Context, nodes int) error {
 			return err
 		}
 		l.Nodes = append(l.Nodes, h)
+		if l.static {
+			if err := l.staticNeighbors(h); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -280,6 +294,11 @@ func (l *Lab) AddNode(ctx context.Context) (*Host, error) {
 		return nil, errors.Join(err, l.removeHost(name))
 	}
 	l.Nodes = append(l.Nodes, h)
+	if l.static {
+		if err := l.staticNeighbors(h); err != nil {
+			return h, err
+		}
+	}
 	l.logf("lab %s: node %s joined at %s", l.Prefix, h.NS, h.Addr)
 	return h, nil
 }

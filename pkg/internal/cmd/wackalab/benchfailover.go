@@ -34,8 +34,8 @@ const benchFailoverHelp = `DESCRIPTION
     each run the node comes back and the group converges again.
 
     Scenarios:
-      crash     the owner's daemon is killed (SIGKILL) and its link taken
-                down: the host is gone as if its power failed
+      crash     the owner's link is taken down and its daemon killed
+                (SIGKILL): the host is gone as if its power failed
       graceful  the owner's daemon gets SIGTERM and hands its VIPs over
 
     Then it watches the idle group for -idle (no fault at all): any

@@ -157,6 +157,17 @@ func (w *holderWatcher) poll() ([]holderSet, error) {
 	return hs, nil
 }
 
+// latest returns the last change seen (the holders now and since when) and
+// how many polls have completed; ok is false before the first poll.
+func (w *holderWatcher) latest() (s holderSample, polls int, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.samples) == 0 {
+		return holderSample{}, w.polls, false
+	}
+	return w.samples[len(w.samples)-1], w.polls, true
+}
+
 // holderWatch is what a holderWatcher saw.
 type holderWatch struct {
 	Samples []holderSample
