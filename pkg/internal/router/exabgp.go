@@ -59,6 +59,10 @@ type Healthcheck struct {
 	// Rise and Fall are how many checks in a row change the state
 	// (default 1).
 	Rise, Fall int
+	// Disable, if set, is a file whose existence disables the service
+	// (the healthcheck's maintenance switch): its VIPs are withdrawn, the
+	// addresses stay.
+	Disable string
 }
 
 // ExaBGP is an ExaBGP daemon in a lab namespace.
@@ -123,6 +127,9 @@ func (c *ExaBGPConfig) validate() error {
 		}
 		if strings.Contains(h.Command, "\n") || h.Command == "" {
 			return fmt.Errorf("router: healthcheck %s: want a one-line command", h.Name)
+		}
+		if strings.ContainsAny(h.Disable, "\n") || h.Disable != "" && !filepath.IsAbs(h.Disable) {
+			return fmt.Errorf("router: healthcheck %s: disable %q: want an absolute path", h.Name, h.Disable)
 		}
 	}
 	return nil
@@ -246,6 +253,9 @@ func healthcheckConfig(c Healthcheck) string {
 	fmt.Fprintf(&b, "interval = %s\nfast-interval = %s\n", seconds(interval), seconds(fast))
 	fmt.Fprintf(&b, "rise = %d\nfall = %d\n", rise, fall)
 	fmt.Fprintf(&b, "command = %s\n", c.Command)
+	if c.Disable != "" {
+		fmt.Fprintf(&b, "disable = %s\n", c.Disable)
+	}
 	for _, v := range c.VIPs {
 		fmt.Fprintf(&b, "ip = %s\n", v)
 	}
