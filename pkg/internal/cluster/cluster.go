@@ -361,6 +361,18 @@ func (c *Cluster) Config(n *Node, extra string) string {
 	return b.String()
 }
 
+// SetBGPPeers replaces BGPOptions.Peers for the configurations written
+// from now on (WriteConfig), for peers on hosts added after New.
+func (c *Cluster) SetBGPPeers(toml string) error {
+	if c.opt.BGP == nil {
+		return errors.New("cluster: SetBGPPeers: not in bgp mode")
+	}
+	o := *c.opt.BGP
+	o.Peers = toml
+	c.opt.BGP = &o
+	return nil
+}
+
 // writeBGP writes node n's [bgp] table: its own AS, the router as its
 // peer (with the fabric's BFD settings), and o.Peers.
 func (c *Cluster) writeBGP(b *strings.Builder, n *Node, o *BGPOptions) {
