@@ -237,11 +237,12 @@ type DampingState struct {
 func Decide(c Config, view membership.View, local Local, mem Memory, now time.Time) Decision {
 	next := mem.clone()
 	d := Decision{State: local.State(c, now), Recovering: view.Recovering}
-	if !next.started {
+	first := !next.started
+	if first {
 		next.started = true
 		next.settleUntil = local.Started.Add(c.Mature + c.Settle)
 	}
-	next.flaps(c, local, now, &d.Events)
+	next.flaps(c, local, first, now, &d.Events)
 	d.Input = vip.Input{MaxMoves: c.MaxMoves, VIPs: c.VIPs}
 	d.Quorum.Need = c.QuorumNeed
 	alive := map[string]bool{}
@@ -297,17 +298,19 @@ func Decide(c Config, view membership.View, local Local, mem Memory, now time.Ti
 }
 
 // flaps notes this round's flaps of this node: a VIP interface that went
-// down, health checks that began to fail.
-func (m *Memory) flaps(c Config, l Local, now time.Time, events *[]Event) {
+// down, health checks that began to fail. The first round only notes the
+// state: an interface down or checks failing at start (they always start
+// failing, until their first passes) is how the node begins, not a flap.
+func (m *Memory) flaps(c Config, l Local, first bool, now time.Time, events *[]Event) {
 	down := map[string]bool{}
 	for _, ifname := range l.InterfacesDown {
 		down[ifname] = true
-		if !m.down[ifname] && m.started {
+		if !m.down[ifname] && !first {
 			m.flap(c, "interface "+ifname+" down", now, events)
 		}
 	}
 	m.down = down
-	if l.ChecksFailing && !m.failing {
+	if l.ChecksFailing && !m.failing && !first {
 		m.flap(c, "health checks failing", now, events)
 	}
 	m.failing = l.ChecksFailing
