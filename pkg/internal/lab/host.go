@@ -29,6 +29,9 @@ type Host struct {
 
 	lab  *Lab
 	peer string // the bridge-side end of eth0
+	// gateway is the default route's next hop (a routed lab), which the
+	// kernel drops with the link and LinkUp puts back.
+	gateway netip.Addr
 }
 
 // String returns the namespace name.
@@ -181,7 +184,8 @@ func (h *Host) LinkDown(ctx context.Context) error {
 }
 
 // LinkUp brings eth0 back up at both ends. IPv4 addresses survive LinkDown;
-// the kernel restores the subnet route.
+// the kernel restores the subnet route, and LinkUp the default route of a
+// routed lab's host, which the kernel removed with the link.
 func (h *Host) LinkUp(ctx context.Context) error {
 	if h.peer == "" {
 		return fmt.Errorf("lab: %s has no link to the bridge", h.NS)
@@ -189,8 +193,15 @@ func (h *Host) LinkUp(ctx context.Context) error {
 	if _, err := h.lab.Bridge.ip(ctx, "link", "set", h.peer, "up"); err != nil {
 		return err
 	}
-	_, err := h.ip(ctx, "link", "set", hostIf, "up")
-	return err
+	if _, err := h.ip(ctx, "link", "set", hostIf, "up"); err != nil {
+		return err
+	}
+	if h.gateway.IsValid() {
+		if _, err := h.ip(ctx, "route", "replace", "default", "via", h.gateway.String(), "dev", hostIf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Neigh returns the host's neighbour-table entry for addr: the hardware

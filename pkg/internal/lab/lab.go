@@ -541,6 +541,7 @@ func (l *Lab) addHost(ctx context.Context, spec hostSpec) (*Host, error) {
 		if _, err := h.ip(ctx, "route", "add", "default", "via", spec.gateway.String(), "dev", hostIf); err != nil {
 			return nil, err
 		}
+		h.gateway = spec.gateway
 	}
 	got, err := h.mac(ctx)
 	if err != nil {

@@ -801,6 +801,22 @@ func TestRoutedLab(t *testing.T) {
 		}
 		p.Stop()
 	}
+	// A node whose link went down and came back has its default route
+	// back: it can answer the client again.
+	if err := l.Nodes[0].LinkDown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Nodes[0].LinkUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Client.Ping(ctx, l.Nodes[0].Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitReplies(ctx, 3); err != nil {
+		t.Fatalf("the client does not reach %s after its link came back: %v", l.Nodes[0], err)
+	}
+	p.Stop()
 	// The client is not on the nodes' bridge: no neighbour entry for a
 	// node, only for its gateway.
 	if _, _, err := l.Client.Neigh(ctx, l.Nodes[0].Addr); !errors.Is(err, ErrNoNeighbor) {
@@ -811,7 +827,7 @@ func TestRoutedLab(t *testing.T) {
 	if _, err := l.Nodes[1].Run(ctx, "ip", "addr", "add", netip.PrefixFrom(vip, 32).String(), "dev", "lo"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := l.Client.Ping(ctx, vip, 0)
+	p, err = l.Client.Ping(ctx, vip, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
