@@ -39,6 +39,32 @@ type ExaBGPOptions struct {
 	Logf func(format string, args ...any)
 }
 
+func (o ExaBGPOptions) withDefaults() ExaBGPOptions {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if o.VIPs == 0 {
+		o.VIPs = o.Nodes
+	}
+	if o.HoldTime == 0 {
+		o.HoldTime = 3 * time.Second
+	}
+	if o.Interval == 0 {
+		o.Interval = time.Second
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	return o
+}
+
+// Describe says how the nodes are set up, for reports.
+func (o ExaBGPOptions) Describe() string {
+	o = o.withDefaults()
+	return fmt.Sprintf("ExaBGP's healthcheck on every node announces every VIP (anycast: ECMP at the router) while the node's web service answers (curl), checked every %v (rise 2, fall 2, withdraw-on-down, no-ack: with acknowledgements ExaBGP 4.2 never exits on SIGTERM); maintenance by its disable file; hold time %v, no BFD (ExaBGP has none)",
+		o.Interval, o.HoldTime)
+}
+
 func (o ExaBGPOptions) fabric() FabricOptions {
 	return FabricOptions{Router: o.Router, HoldTime: o.HoldTime}
 }
@@ -78,10 +104,10 @@ type ExaBGPNode struct {
 func (n *ExaBGPNode) Maintenance() string { return filepath.Join(n.Dir, "maintenance") }
 
 // ExaBGPCheckCommand is the healthcheck's command: an HTTP request to the
-// node's web service on 127.0.0.1 (ExaBGP's own Python, which is there
-// wherever ExaBGP is).
+// node's web service on 127.0.0.1 with curl (Debian curl), as ExaBGP's
+// documentation does it.
 func ExaBGPCheckCommand(port int) string {
-	return fmt.Sprintf(`/usr/bin/python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:%d/', timeout=1)"`, port)
+	return fmt.Sprintf("curl -fs -o /dev/null --max-time 1 http://127.0.0.1:%d/", port)
 }
 
 // NewExaBGPFleet builds the fabric, starts its router and every node's
@@ -90,23 +116,9 @@ func NewExaBGPFleet(ctx context.Context, opt ExaBGPOptions) (*ExaBGPFleet, error
 	if opt.Dir == "" {
 		return nil, errors.New("cluster: ExaBGPOptions.Dir is required")
 	}
-	if opt.Nodes == 0 {
-		opt.Nodes = 3
-	}
+	opt = opt.withDefaults()
 	if opt.Nodes < 2 || opt.Nodes > 10 {
 		return nil, fmt.Errorf("cluster: %d ExaBGP nodes: want 2 to 10", opt.Nodes)
-	}
-	if opt.VIPs == 0 {
-		opt.VIPs = opt.Nodes
-	}
-	if opt.HoldTime == 0 {
-		opt.HoldTime = 3 * time.Second
-	}
-	if opt.Interval == 0 {
-		opt.Interval = time.Second
-	}
-	if opt.Logf == nil {
-		opt.Logf = func(string, ...any) {}
 	}
 	if err := opt.fabric().validate(); err != nil {
 		return nil, err
@@ -162,13 +174,10 @@ func (f *ExaBGPFleet) Config(n *ExaBGPNode) router.ExaBGPConfig {
 			Name: "web", Command: ExaBGPCheckCommand(WebPort), VIPs: vips,
 			Interval: f.opt.Interval, Rise: 2, Fall: 2, Disable: n.Maintenance(),
 		}},
+		// With acknowledgements, ExaBGP never exits on SIGTERM with a
+		// healthcheck of several VIPs (see router.ExaBGPConfig.NoAck).
+		NoAck: true,
 	}
-}
-
-// Describe says how the nodes are set up, for reports.
-func (f *ExaBGPFleet) Describe() string {
-	return fmt.Sprintf("every node announces every VIP (anycast, ECMP at the router), healthcheck of the node's web service every %v (rise 2, fall 2, withdraw-on-down), maintenance by its disable file, hold time %v, no BFD (ExaBGP has none)",
-		f.opt.Interval, f.opt.HoldTime)
 }
 
 // Start runs ExaBGP on node n.
@@ -225,14 +234,23 @@ func (f *ExaBGPFleet) Kill(n *ExaBGPNode) error {
 	return errors.Join(err, e.Close())
 }
 
+// ErrStopKilled is returned by ExaBGPFleet.Stop when ExaBGP did not
+// exit in time after SIGTERM and was killed, as systemd kills a service
+// that outlives its TimeoutStopSec.
+var ErrStopKilled = errors.New("cluster: ExaBGP did not exit in time after SIGTERM: killed")
+
 // Stop stops ExaBGP on node n with SIGTERM (its healthcheck withdraws
-// the VIPs, ExaBGP closes its session) and waits up to timeout.
+// the VIPs, ExaBGP closes its session) and waits up to timeout; then it
+// kills it and returns ErrStopKilled.
 func (f *ExaBGPFleet) Stop(n *ExaBGPNode, timeout time.Duration) error {
 	e := n.take()
 	if e == nil {
 		return nil
 	}
 	err := e.Stop(timeout)
+	if errors.Is(err, lab.ErrRunning) {
+		err = fmt.Errorf("%w (after %v)\n%s", ErrStopKilled, timeout, e.Log())
+	}
 	return errors.Join(err, e.Close())
 }
 

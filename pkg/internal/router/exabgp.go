@@ -32,6 +32,13 @@ type ExaBGPConfig struct {
 	Peers []ExaBGPPeer
 	// Checks are the healthchecks, one process each.
 	Checks []Healthcheck
+	// NoAck turns ExaBGP's API acknowledgements off (exabgp.api.ack =
+	// false, the healthchecks' no-ack). With them on, ExaBGP 4's default,
+	// a healthcheck with more than one VIP keeps ExaBGP 4.2 from ever
+	// exiting on SIGTERM: stopping, ExaBGP waits for the healthcheck to
+	// exit, and the healthcheck, withdrawing its VIPs, waits for an
+	// acknowledgement of each that the stopping ExaBGP never sends.
+	NoAck bool
 }
 
 // ExaBGPPeer is a router ExaBGP connects to.
@@ -94,7 +101,7 @@ func StartExaBGP(ctx context.Context, host *lab.Host, cfg ExaBGPConfig) (*ExaBGP
 	e := &ExaBGP{host: host, cfg: cfg, dir: dir}
 	files := map[string]string{"exabgp.conf": e.config()}
 	for _, c := range cfg.Checks {
-		files["check-"+c.Name+".conf"] = healthcheckConfig(c)
+		files["check-"+c.Name+".conf"] = healthcheckConfig(c, cfg.NoAck)
 	}
 	for name, text := range files {
 		if err := os.WriteFile(e.path(name), []byte(text), 0o600); err != nil {
@@ -147,6 +154,9 @@ func (e *ExaBGP) start(ctx context.Context) error {
 		"exabgp.log.network=true",
 		"exabgp.log.reactor=true",
 		"exabgp.tcp.bind=",
+	}
+	if e.cfg.NoAck {
+		env = append(env, "exabgp.api.ack=false")
 	}
 	args := append(env, exabgpPython, "/usr/sbin/exabgp", e.path("exabgp.conf"))
 	if _, err := os.Stat("/usr/sbin/exabgp"); err != nil {
@@ -238,7 +248,7 @@ func (e *ExaBGP) config() string {
 	return b.String()
 }
 
-func healthcheckConfig(c Healthcheck) string {
+func healthcheckConfig(c Healthcheck, noAck bool) string {
 	interval := c.Interval
 	if interval == 0 {
 		interval = time.Second
@@ -250,6 +260,9 @@ func healthcheckConfig(c Healthcheck) string {
 	rise, fall := max(c.Rise, 1), max(c.Fall, 1)
 	var b strings.Builder
 	fmt.Fprintf(&b, "name = %s\nno-syslog\nwithdraw-on-down\n", c.Name)
+	if noAck {
+		b.WriteString("no-ack\n")
+	}
 	fmt.Fprintf(&b, "interval = %s\nfast-interval = %s\n", seconds(interval), seconds(fast))
 	fmt.Fprintf(&b, "rise = %d\nfall = %d\n", rise, fall)
 	fmt.Fprintf(&b, "command = %s\n", c.Command)

@@ -196,7 +196,10 @@ func TestExaBGPConfig(t *testing.T) {
 			t.Errorf("ExaBGP configuration lacks %q:\n%s", want, conf)
 		}
 	}
-	hc := healthcheckConfig(cfg.Checks[0])
+	if strings.Contains(healthcheckConfig(cfg.Checks[0], false), "no-ack") || !strings.Contains(healthcheckConfig(cfg.Checks[0], true), "\nno-ack\n") {
+		t.Errorf("no-ack not as asked:\n%s", healthcheckConfig(cfg.Checks[0], true))
+	}
+	hc := healthcheckConfig(cfg.Checks[0], false)
 	for _, want := range []string{"withdraw-on-down", "interval = 0.5\n", "fast-interval = 0.5\n", "rise = 1\n", "command = curl -sf http://127.0.0.1/\n", "ip = 198.18.0.100/32\n", "disable = /tmp/e/maintenance\n"} {
 		if !strings.Contains(hc, want) {
 			t.Errorf("healthcheck configuration lacks %q:\n%s", want, hc)
