@@ -129,7 +129,9 @@ func (rep bgpReport) format() string {
 Figures are "median (min-max)" over the runs.
   outage ms    the longest time the client went without an echo reply from
                the VIP, from before the fault until 3 s after it was served
-               again (partition: 3 s after healing)
+               again (partition: 3 s after healing); without a lost probe
+               it is the probe's own 10 ms rhythm, which only this
+               program's scheduling stretches (see the route polls below)
   reroute ms   from the fault to the first poll of the router's kernel table
                (every 10 ms, netlink) in which the VIP's route no longer led
                to the node at fault; "none": it never stopped leading there
@@ -239,12 +241,20 @@ func (rep bgpReport) targets(rows []bgpRow) string {
 			if !ok1 || !ok2 {
 				continue
 			}
-			// Within a poll of the probe (10 ms): equal outages differ by
-			// the timing of the probe.
-			ok := ours.Outage.Median <= theirs.Outage.Median+lab.DefaultInterval && ours.maxLost() <= theirs.maxLost()
-			fmt.Fprintf(&b, "  %s: %s %s no worse than exabgp (median outage %d vs %d ms, most lost %d vs %d)\n", verdict(ok), t.Name, s,
+			// Outages within a probe interval of each other are equal.
+			// Where neither lost a probe in any run, the client saw no
+			// outage from either: the longest gap between replies is
+			// then the probe's own rhythm, stretched only by this
+			// program's scheduling (see the route polls' worst gap).
+			both := ours.maxLost() == 0 && theirs.maxLost() == 0
+			ok := both || ours.Outage.Median <= theirs.Outage.Median+lab.DefaultInterval && ours.maxLost() <= theirs.maxLost()
+			note := ""
+			if both {
+				note = ", no probe lost by either"
+			}
+			fmt.Fprintf(&b, "  %s: %s %s no worse than exabgp (median outage %d vs %d ms, most lost %d vs %d%s)\n", verdict(ok), t.Name, s,
 				ours.Outage.Median.Round(time.Millisecond).Milliseconds(), theirs.Outage.Median.Round(time.Millisecond).Milliseconds(),
-				ours.maxLost(), theirs.maxLost())
+				ours.maxLost(), theirs.maxLost(), note)
 		}
 	}
 	return b.String()
