@@ -27,7 +27,7 @@ ROOT_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude
 
 # Debian packages the lab, the tests and the demo use; lintian, man-db
 # and zsh check the Debian package, its manual pages and completions.
-APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin bird2 frr exabgp \
+APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin bird2 frr exabgp curl \
 	lintian man-db zsh systemd
 
 .PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare bench-scale soak demo deps clean deb package-test
@@ -81,6 +81,7 @@ bench-failover: deps
 
 bench-compare: deps
 	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(RUNS)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -bgp -runs $(RUNS)
 
 ## bench-scale (root): groups of 3, 10, 25 and 50 nodes, one VIP each, lan
 ## (and fast up to 10 nodes): cold-start convergence, crash and graceful

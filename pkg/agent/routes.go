@@ -80,8 +80,18 @@ func (a *Agent) routeRound(dec policy.Decision, plan vip.Plan, now time.Time) {
 // announces every VIP, and routers spread flows by ECMP. A node that is
 // not eligible (draining, unhealthy, damped, joining) or has no quorum
 // withdraws, but only VIPs that another eligible member announces: the
-// last node announcing a VIP keeps it rather than leave it dark.
+// last node announcing a VIP keeps it rather than leave it dark. A VIP it
+// withdraws lingers as in owner mode (see linger): its ordinary path
+// becomes a standby path at once and the address stays bound for a
+// second, so that what routers still send here before the withdrawal
+// reaches them is served, not dropped.
 func (a *Agent) allRound(dec policy.Decision, now time.Time) {
+	for name, until := range a.lingering {
+		if !now.Before(until) || a.held[name] {
+			delete(a.lingering, name)
+			a.unbindStandby(name)
+		}
+	}
 	self, announced := false, map[string]int{}
 	for _, v := range dec.Members {
 		if v.Member.Self {
@@ -100,7 +110,7 @@ func (a *Agent) allRound(dec policy.Decision, now time.Time) {
 		case take && !a.held[v.Name]:
 			a.acquire(v.Name, "all", "announce = all: every eligible node announces every VIP", now)
 		case !take && a.held[v.Name] && announced[v.Name] > 0 && !dec.Recovering:
-			a.release(v.Name, "withdrawn", "not eligible or no quorum: other nodes announce it")
+			a.handOff(v.Name, "withdrawn", "not eligible or no quorum: other nodes announce it", now)
 		}
 	}
 	a.setRoutes(false)

@@ -139,8 +139,48 @@ func TestBGPAnnounceAll(t *testing.T) {
 	}
 	fp := Fingerprint(r.a.cfg)
 	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(fp, 3, 0, 1, 2) })
+	r.clock = r.clock.Add(10 * time.Millisecond)
+	r.round()
+	// Withdrawn, and lingering: the routes are standby paths at once,
+	// the addresses stay bound for a second (what the router sends
+	// before it has the withdrawal is served), then both go.
+	if got, want := rt.String(), "198.18.1.100/32:standby 198.18.1.101/32:standby 198.18.1.102/32:standby"; got != want {
+		t.Fatalf("a draining node announces %q, want %q", got, want)
+	}
+	if len(r.b.addrs) != 3 || len(r.a.held) != 0 {
+		t.Fatalf("a withdrawn VIP does not linger: bound %v, held %v", r.b.addrs, r.a.held)
+	}
+	r.clock = r.clock.Add(linger)
 	r.round()
 	if len(rt.routes) != 0 || len(r.b.addrs) != 0 {
-		t.Fatalf("a draining node still announces %q", rt.String())
+		t.Fatalf("after %v a draining node still announces %q, binds %v", linger, rt.String(), r.b.addrs)
+	}
+	// Eligible again: it announces every VIP once more.
+	r.a.draining = false
+	r.round()
+	if got := rt.String(); got != "198.18.1.100/32 198.18.1.101/32 198.18.1.102/32" {
+		t.Fatalf("routes %q after the drain, want every VIP", got)
+	}
+}
+
+// announce = all: a VIP taken again while it lingers is announced as an
+// ordinary path at once and stays bound when the linger ends.
+func TestBGPAnnounceAllRetakesALingeringVIP(t *testing.T) {
+	r, rt := newBGPRig(t, "all")
+	fp := Fingerprint(r.a.cfg)
+	r.round()
+	r.setMember(1, func(m *membership.Member) { m.Meta = matureMeta(fp, 3, 0, 1, 2) })
+	r.a.draining = true
+	r.round()
+	r.a.draining = false
+	r.clock = r.clock.Add(100 * time.Millisecond)
+	r.round()
+	if got := rt.String(); got != "198.18.1.100/32 198.18.1.101/32 198.18.1.102/32" || len(r.a.held) != 3 {
+		t.Fatalf("routes %q, held %v: want every VIP taken again", got, r.a.held)
+	}
+	r.clock = r.clock.Add(linger)
+	r.round()
+	if got := rt.String(); got != "198.18.1.100/32 198.18.1.101/32 198.18.1.102/32" || len(r.b.addrs) != 3 {
+		t.Fatalf("after the linger: routes %q, bound %v", got, r.b.addrs)
 	}
 }

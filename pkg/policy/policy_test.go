@@ -344,6 +344,25 @@ func TestFlapsDampThisNode(t *testing.T) {
 	})
 }
 
+// A node starts with its health checks failing (they do until their
+// first passes), or with a VIP interface down: that is its state at start,
+// not a flap, and must not damp it once it is healthy.
+func TestStartingUnhealthyIsNoFlap(t *testing.T) {
+	c := testConfig()
+	c.Mature = 0
+	c.Damping = damping.Default()
+	v := view(member("n2", 7), member("n3", 7))
+	failing := func(l *Local) {
+		l.ChecksFailing, l.InterfacesDown, l.Healthy = true, []string{"eth1"}, false
+	}
+	run(t, c, []step{
+		{at: 0, view: v, local: failing, quorum: "3/2", settle: true, state: membership.Mature, events: "quorum-reached", members: "n1:unhealthy n2:ok n3:ok", next: 0.3},
+		{at: 1, view: v, quorum: "3/2", state: membership.Mature, members: "n1:ok n2:ok n3:ok"},
+		// Failing after that is a flap.
+		{at: 2, view: v, local: failing, quorum: "3/2", state: membership.Mature, events: "flapped:interface-eth1-down damped flapped:health-checks-failing", next: 22},
+	})
+}
+
 func TestDampingIsOffWhenDisabled(t *testing.T) {
 	c := testConfig()
 	c.Mature = 0

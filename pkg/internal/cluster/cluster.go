@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wackamole/wackamole/pkg/internal/lab"
+	"github.com/wackamole/wackamole/pkg/internal/router"
 )
 
 // GossipPort is the port the daemons gossip on.
@@ -65,12 +66,34 @@ type Options struct {
 	// --cpuprofile flag) to ProfilePath. A daemon writes it when it exits
 	// by itself (SIGTERM): a killed one leaves an empty file.
 	CPUProfile bool
+	// BGP, when set, runs the daemons in bgp mode in a fabric: a routed
+	// lab whose router runs BIRD or FRR with eBGP to every node (see
+	// fabric.go). Then the client is behind the router, the VIPs come
+	// from the lab's VIP subnet, each node binds them on lo, and Holders
+	// reads the router's routes.
+	BGP *BGPOptions
+}
+
+// BGPOptions configure a cluster in bgp mode.
+type BGPOptions struct {
+	// FabricOptions set up the router; its BFD settings are also every
+	// node's for its [[bgp.peer]] (the two sides must agree).
+	FabricOptions
+	// Announce is the [bgp] announce policy, "owner" (default) or "all".
+	Announce string
+	// Peers is TOML appended to every node's [bgp] table after the
+	// router's [[bgp.peer]]: more peers, such as misconfigured routers on
+	// extra hosts.
+	Peers string
 }
 
 // Cluster is a lab with a wackamole daemon on each node.
 type Cluster struct {
-	Lab   *lab.Lab
-	Nodes []*Node
+	Lab *lab.Lab
+	// Router is the fabric's router in bgp mode (Options.BGP), nil
+	// otherwise.
+	Router router.Router
+	Nodes  []*Node
 	// VIPs are the VIP addresses, VIPs[i] of VIP "vip-NN" with NN = i+1.
 	VIPs []netip.Addr
 	// VIP6 are their IPv6 addresses when Options.IPv6 is set.
@@ -185,13 +208,27 @@ func New(ctx context.Context, opt Options) (*Cluster, error) {
 	if opt.LogLevel == "" {
 		opt.LogLevel = "debug"
 	}
-	l, err := lab.New(ctx, lab.Options{Prefix: opt.Prefix, Nodes: opt.Nodes, Logf: opt.Logf, StaticNeighbors: opt.StaticNeighbors})
+	if opt.BGP != nil {
+		if err := opt.BGP.validate(); err != nil {
+			return nil, err
+		}
+		if opt.IPv6 {
+			return nil, errors.New("cluster: IPv6 VIPs are not supported in bgp mode")
+		}
+	}
+	l, err := lab.New(ctx, lab.Options{Prefix: opt.Prefix, Nodes: opt.Nodes, Logf: opt.Logf, Routed: opt.BGP != nil, StaticNeighbors: opt.StaticNeighbors})
 	if err != nil {
 		return nil, err
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
 	c := &Cluster{Lab: l, opt: opt, key: base64.StdEncoding.EncodeToString(key)}
+	if opt.BGP != nil {
+		if c.Router, err = startFabricRouter(ctx, l, opt.BGP.FabricOptions); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	for i := 0; i < opt.VIPs; i++ {
 		c.VIPs = append(c.VIPs, l.VIP(i))
 		if opt.IPv6 {
@@ -209,12 +246,24 @@ func New(ctx context.Context, opt Options) (*Cluster, error) {
 	}
 	for _, n := range c.Nodes {
 		if err := c.WriteConfig(n, ""); err != nil {
-			l.Close()
+			c.Close()
 			return nil, err
 		}
 	}
 	return c, nil
 }
+
+func (o *BGPOptions) validate() error {
+	switch o.Announce {
+	case "", "owner", "all":
+	default:
+		return fmt.Errorf("cluster: announce %q: want owner or all", o.Announce)
+	}
+	return o.FabricOptions.validate()
+}
+
+// BGPInterface is where the daemons bind VIPs in bgp mode.
+const BGPInterface = "lo"
 
 func (c *Cluster) newNode(h *lab.Host) *Node {
 	return &Node{
@@ -292,6 +341,9 @@ func (c *Cluster) Config(n *Node, extra string) string {
 		peers = append(peers, fmt.Sprintf("%q", netip.AddrPortFrom(m.Host.Addr, GossipPort).String()))
 	}
 	var b strings.Builder
+	if c.opt.BGP != nil {
+		b.WriteString("mode = \"bgp\"\n")
+	}
 	fmt.Fprintf(&b, "node_name = %q\n", n.Name)
 	fmt.Fprintf(&b, "bind = %q\n", netip.AddrPortFrom(n.Host.Addr, GossipPort).String())
 	fmt.Fprintf(&b, "peers = [%s]\n", strings.Join(peers, ", "))
@@ -300,13 +352,18 @@ func (c *Cluster) Config(n *Node, extra string) string {
 		fmt.Fprintf(&b, "quorum = %d\n", c.opt.Quorum)
 	}
 	fmt.Fprintf(&b, "mature = %q\n", c.opt.Mature.String())
-	fmt.Fprintf(&b, "interface = %q\n", lab.IfName)
+	if c.opt.BGP == nil {
+		fmt.Fprintf(&b, "interface = %q\n", lab.IfName)
+	}
 	fmt.Fprintf(&b, "control_socket = %q\n", n.Socket)
 	fmt.Fprintf(&b, "timing = %q\n", c.opt.Timing)
 	b.WriteString("drain_timeout = \"5s\"\n")
 	b.WriteString(c.opt.Extra)
 	b.WriteString(extra)
 	b.WriteString("\n")
+	if o := c.opt.BGP; o != nil {
+		c.writeBGP(&b, n, o)
+	}
 	for i, a := range c.VIPs {
 		addrs := fmt.Sprintf("%q", netip.PrefixFrom(a, 32).String())
 		if c.opt.IPv6 {
@@ -315,6 +372,45 @@ func (c *Cluster) Config(n *Node, extra string) string {
 		fmt.Fprintf(&b, "\n[[vip]]\nname = %q\naddresses = [%s]\n", VIPName(i), addrs)
 	}
 	return b.String()
+}
+
+// SetBGPPeers replaces BGPOptions.Peers for the configurations written
+// from now on (WriteConfig), for peers on hosts added after New.
+func (c *Cluster) SetBGPPeers(toml string) error {
+	if c.opt.BGP == nil {
+		return errors.New("cluster: SetBGPPeers: not in bgp mode")
+	}
+	o := *c.opt.BGP
+	o.Peers = toml
+	c.opt.BGP = &o
+	return nil
+}
+
+// writeBGP writes node n's [bgp] table: its own AS, the router as its
+// peer (with the fabric's BFD settings), and o.Peers.
+func (c *Cluster) writeBGP(b *strings.Builder, n *Node, o *BGPOptions) {
+	k := slices.Index(c.Lab.Nodes, n.Host) + 1
+	b.WriteString("\n[bgp]\n")
+	fmt.Fprintf(b, "asn = %d\n", NodeASN(k))
+	if o.Announce != "" {
+		fmt.Fprintf(b, "announce = %q\n", o.Announce)
+	}
+	fmt.Fprintf(b, "interface = %q\n", BGPInterface)
+	fmt.Fprintf(b, "\n[[bgp.peer]]\naddress = %q\nasn = %d\n", c.Lab.Router.Addr, RouterASN)
+	if o.HoldTime != 0 {
+		fmt.Fprintf(b, "hold_time = %q\n", o.HoldTime.String())
+	}
+	if o.BFD {
+		b.WriteString("bfd = true\n")
+		if o.BFDInterval != 0 {
+			fmt.Fprintf(b, "bfd_interval = %q\n", o.BFDInterval.String())
+		}
+		if o.BFDMultiplier != 0 {
+			fmt.Fprintf(b, "bfd_multiplier = %d\n", o.BFDMultiplier)
+		}
+	}
+	b.WriteString(o.Peers)
+	b.WriteString("\n")
 }
 
 // WriteConfig writes node n's configuration (with extra appended) and its
@@ -335,8 +431,12 @@ func (c *Cluster) SetKey(n *Node, key []byte) error {
 }
 
 // AddNode adds a node to the lab (with the same peers list, so the group
-// sees it as a newcomer) without starting it.
+// sees it as a newcomer) without starting it. Not in bgp mode: the router
+// has a neighbour per node it started with.
 func (c *Cluster) AddNode(ctx context.Context) (*Node, error) {
+	if c.Router != nil {
+		return nil, errors.New("cluster: AddNode is not supported in bgp mode")
+	}
 	h, err := c.Lab.AddNode(ctx)
 	if err != nil {
 		return nil, err
@@ -462,9 +562,47 @@ func (c *Cluster) LinkUp(ctx context.Context, n *Node) error { return n.plug(ctx
 
 // Holders maps each VIP address to the nodes that have it on their
 // interface right now (read with ip addr, not from the daemons). Nodes
-// whose link is down are left out.
+// whose link is down are left out. In bgp mode it maps each VIP to the
+// nodes the router forwards it to (RouteHolders): a VIP's successor has
+// its address bound too (see Bound), but the router sends it nothing
+// while the owner's path exists.
 func (c *Cluster) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
+	if c.Router != nil {
+		routes, err := c.Router.Routes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return RouteHolders(routes, c.VIPs, c.Lab.Nodes), nil
+	}
 	return holders(ctx, c.VIPs, c.Nodes)
+}
+
+// Bound maps each VIP address to the nodes that have it on the interface
+// the daemons bind VIPs to (eth0, or lo in bgp mode), whether or not
+// anyone sends them traffic; nodes whose link is down are left out.
+func (c *Cluster) Bound(ctx context.Context) (map[netip.Addr][]string, error) {
+	if c.Router == nil {
+		return holders(ctx, c.VIPs, c.Nodes)
+	}
+	out := make(map[netip.Addr][]string, len(c.VIPs))
+	for _, v := range c.VIPs {
+		out[v] = nil
+	}
+	for _, n := range c.Nodes {
+		if !n.connected() {
+			continue
+		}
+		ps, err := n.Host.Addrs(ctx, BGPInterface)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: addresses of %s: %w", n.Name, err)
+		}
+		for _, p := range ps {
+			if _, ok := out[p.Addr()]; ok {
+				out[p.Addr()] = append(out[p.Addr()], n.Name)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Converged reports whether every VIP is held by exactly one node, each of
@@ -573,7 +711,11 @@ func (c *Cluster) Logs(lines int) string {
 		fs, _ := filepath.Glob(n.LogPath + "*")
 		files = append(files, fs...)
 	}
-	return tails(files, lines)
+	out := tails(files, lines)
+	if c.Router != nil {
+		out += fmt.Sprintf("==== router (%T)\n%s\n", c.Router, c.Router.Log())
+	}
+	return out
 }
 
 // tails returns the last lines of each of files, each under a header
@@ -594,7 +736,11 @@ func tails(files []string, lines int) string {
 	return b.String()
 }
 
-// Close stops every daemon (SIGKILL) and removes the lab.
+// Close stops every daemon (SIGKILL), the router, and removes the lab.
 func (c *Cluster) Close() error {
-	return c.Lab.Close()
+	var err error
+	if c.Router != nil {
+		err = c.Router.Close()
+	}
+	return errors.Join(err, c.Lab.Close())
 }

@@ -12,6 +12,15 @@
 // Lab.AddHost (a DNS server, say) are .3–.10, node K is .(10+K), and
 // .100–.199 are left for virtual IPs (see Lab.VIP).
 //
+// A routed lab (Options.Routed) puts the client behind a router, as in a
+// fabric that routes per rack: the router "<prefix>-rt" has eth0 on br0
+// (.1) and eth1 on a second bridge "br1", which the client shares alone
+// in a subnet of its own (the block after the lab subnet: router .1,
+// client .2); the nodes and the client route through the router, and the
+// VIPs come from a third block that is on no link, so that only a route
+// (learnt over BGP, say) brings traffic to a VIP. The lab only forwards;
+// what routes the router has is the caller's business.
+//
 // Hosts run commands and long-lived processes (Host.Run, Host.Start), take
 // their link down (Host.LinkDown), get partitioned with nftables
 // (Host.Isolate, Host.IsolateAll) and open sockets inside their namespace

@@ -32,6 +32,9 @@ type Host struct {
 
 	lab  *Lab
 	peer string // the bridge-side end of eth0
+	// gateway is the default route's next hop (a routed lab), which the
+	// kernel drops with the link and LinkUp puts back.
+	gateway netip.Addr
 }
 
 // String returns the namespace name.
@@ -200,9 +203,10 @@ func (h *Host) LinkDown(ctx context.Context) error {
 }
 
 // LinkUp brings eth0 back up at both ends. IPv4 addresses survive LinkDown;
-// the kernel restores the subnet route. With Options.StaticNeighbors a
-// node's permanent neighbour entries, which LinkDown removed, are put
-// back.
+// the kernel restores the subnet route, and LinkUp the default route of a
+// routed lab's host, which the kernel removed with the link. With
+// Options.StaticNeighbors a node's permanent neighbour entries, which
+// LinkDown removed, are put back.
 func (h *Host) LinkUp(ctx context.Context) error {
 	if h.peer == "" {
 		return fmt.Errorf("lab: %s has no link to the bridge", h.NS)
@@ -212,6 +216,11 @@ func (h *Host) LinkUp(ctx context.Context) error {
 	}
 	if _, err := h.ip(ctx, "link", "set", hostIf, "up"); err != nil {
 		return err
+	}
+	if h.gateway.IsValid() {
+		if _, err := h.ip(ctx, "route", "replace", "default", "via", h.gateway.String(), "dev", hostIf); err != nil {
+			return err
+		}
 	}
 	if h.lab.static && h.isNode() {
 		// Taking eth0 down removed its permanent entries too.

@@ -19,8 +19,10 @@ import (
 	"time"
 )
 
-// Address plan, as offsets from the start of the lab subnet.
+// Address plan, as offsets from the start of the lab subnet (and, in a
+// routed lab, of the client subnet: the router .1, the client .2).
 const (
+	routerOffset = 1
 	clientOffset = 2
 	extraOffset  = 3   // hosts added with AddHost: .3–.10
 	nodeOffset   = 10  // node K is nodeOffset+K
@@ -36,7 +38,11 @@ const (
 
 const (
 	bridgeName = "br0"
-	hostIf     = "eth0"
+	// clientBridge joins the router and the client of a routed lab.
+	clientBridge = "br1"
+	hostIf       = "eth0"
+	// routerClientIf is the router's leg on the client bridge.
+	routerClientIf = "eth1"
 	// cleanupTimeout bounds each command run while tearing a lab down,
 	// when the caller's context may already be gone.
 	cleanupTimeout = 10 * time.Second
@@ -67,6 +73,16 @@ type Options struct {
 	// hold at least 256 addresses (prefix length 15 to 24). Default:
 	// DefaultSubnet.
 	Subnet netip.Prefix
+	// Routed puts the client on a subnet of its own behind a router, as
+	// clients reach servers in a routed fabric: a host "<prefix>-rt" with
+	// eth0 on the lab bridge (address .1 of Subnet) and eth1 on a second
+	// bridge (.1 of ClientSubnet), forwarding between the two. The client
+	// (.2 of ClientSubnet) and the nodes have their default route through
+	// it, and VIPs come from VIPSubnet, which is on no link: traffic
+	// reaches a VIP only through a route to it, such as one the router
+	// learns over BGP. Subnet is then at most a /17, so that the three
+	// blocks fit in 198.18.0.0/15.
+	Routed bool
 	// Logf, if set, receives progress messages (t.Logf fits).
 	Logf func(format string, args ...any)
 	// StaticNeighbors gives every node a permanent neighbour (ARP) entry
@@ -94,8 +110,17 @@ type Lab struct {
 	Bridge *Host
 	// Nodes are the node hosts; Nodes[K-1] is node K ("<prefix>-nK").
 	Nodes []*Host
-	// Client is the client host ("<prefix>-cl"), address .2.
+	// Client is the client host ("<prefix>-cl"), address .2 (of
+	// ClientSubnet in a routed lab).
 	Client *Host
+	// Router is the router host ("<prefix>-rt") of a routed lab, nil
+	// otherwise. Its Addr is its eth0 address, on the lab bridge;
+	// RouterClientAddr is its address on the client bridge.
+	Router *Host
+	// ClientSubnet and VIPSubnet are the blocks of Subnet's size that
+	// follow Subnet, in a routed lab (invalid otherwise): the client's
+	// subnet, and the VIP addresses' (on no link).
+	ClientSubnet, VIPSubnet netip.Prefix
 	// Extras are the hosts added with AddHost, in order.
 	Extras []*Host
 
@@ -126,6 +151,12 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
+	var clientNet, vipNet netip.Prefix
+	if opt.Routed {
+		if clientNet, vipNet, err = routedSubnets(subnet); err != nil {
+			return nil, err
+		}
+	}
 	prefix := opt.Prefix
 	if prefix == "" {
 		prefix = "wk" + randomHex(3)
@@ -144,13 +175,15 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 		return nil, fmt.Errorf("lab: namespaces with prefix %q already exist (%s); pick another prefix or remove them with Sweep", prefix, strings.Join(existing, ", "))
 	}
 	l := &Lab{
-		Prefix:   prefix,
-		Subnet:   subnet,
-		logf:     opt.Logf,
-		failStep: opt.failStep,
-		static:   opt.StaticNeighbors,
-		procs:    make(map[*Process]struct{}),
-		closers:  make(map[int]func()),
+		Prefix:       prefix,
+		Subnet:       subnet,
+		ClientSubnet: clientNet,
+		VIPSubnet:    vipNet,
+		logf:         opt.Logf,
+		failStep:     opt.failStep,
+		static:       opt.StaticNeighbors,
+		procs:        make(map[*Process]struct{}),
+		closers:      make(map[int]func()),
 	}
 	if l.logf == nil {
 		l.logf = func(string, ...any) {}
@@ -161,8 +194,35 @@ func New(ctx context.Context, opt Options) (*Lab, error) {
 		}
 		return nil, err
 	}
-	l.logf("lab %s: bridge %s, client %s, %d nodes in %s", prefix, l.Bridge.NS, l.Client.Addr, len(l.Nodes), subnet)
+	if l.Router != nil {
+		l.logf("lab %s: bridge %s, %d nodes in %s, router %s, client %s in %s, VIPs in %s", prefix, l.Bridge.NS, len(l.Nodes), subnet, l.Router.NS, l.Client.Addr, clientNet, vipNet)
+	} else {
+		l.logf("lab %s: bridge %s, client %s, %d nodes in %s", prefix, l.Bridge.NS, l.Client.Addr, len(l.Nodes), subnet)
+	}
 	return l, nil
+}
+
+// routedSubnets returns the client and VIP subnets of a routed lab: the
+// two blocks of subnet's size after it.
+func routedSubnets(subnet netip.Prefix) (client, vips netip.Prefix, err error) {
+	size := uint64(1) << (32 - subnet.Bits())
+	start := addrValue(subnet.Addr())
+	end := addrValue(labRange.Addr()) + 1<<(32-labRange.Bits())
+	if start+3*size > end {
+		return client, vips, fmt.Errorf("lab: routed: subnet %s leaves no room for the client and VIP subnets of its size in %s", subnet, labRange)
+	}
+	client = netip.PrefixFrom(valueAddr(start+size), subnet.Bits())
+	vips = netip.PrefixFrom(valueAddr(start+2*size), subnet.Bits())
+	return client, vips, nil
+}
+
+func addrValue(a netip.Addr) uint64 {
+	b := a.As4()
+	return uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+}
+
+func valueAddr(v uint64) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 func checkSubnet(p netip.Prefix) (netip.Prefix, error) {
@@ -198,20 +258,47 @@ func randomHex(n int) string {
 }
 
 // addrAt returns the subnet's address at offset off.
-func (l *Lab) addrAt(off int) netip.Addr {
-	b := l.Subnet.Addr().As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	v += uint32(off)
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+func (l *Lab) addrAt(off int) netip.Addr { return offsetAddr(l.Subnet, off) }
+
+// offsetAddr returns the address at offset off in p.
+func offsetAddr(p netip.Prefix, off int) netip.Addr {
+	return valueAddr(addrValue(p.Addr()) + uint64(off))
 }
 
 // VIP returns the i-th virtual IP address of the lab, i from 0 to
-// NumVIPs-1: subnet address .100+i. It returns the zero Addr for any other i.
+// NumVIPs-1: subnet address .100+i (of VIPSubnet in a routed lab). It
+// returns the zero Addr for any other i.
 func (l *Lab) VIP(i int) netip.Addr {
 	if i < 0 || i >= NumVIPs {
 		return netip.Addr{}
 	}
+	if l.VIPSubnet.IsValid() {
+		return offsetAddr(l.VIPSubnet, vipOffset+i)
+	}
 	return l.addrAt(vipOffset + i)
+}
+
+// ClientAddr returns the client's address for i = 0 and, in a routed lab,
+// the addresses after it in the client subnet for i from 1 to 97, for a
+// test that gives the client more source addresses (Host.AddAddr). It
+// returns the zero Addr for any other i.
+func (l *Lab) ClientAddr(i int) netip.Addr {
+	switch {
+	case i == 0 && !l.routed():
+		return l.addrAt(clientOffset)
+	case i < 0 || i >= vipOffset-clientOffset || !l.routed():
+		return netip.Addr{}
+	}
+	return offsetAddr(l.ClientSubnet, clientOffset+i)
+}
+
+// RouterClientAddr is the router's address on the client bridge in a
+// routed lab: the client's gateway (the zero Addr otherwise).
+func (l *Lab) RouterClientAddr() netip.Addr {
+	if !l.ClientSubnet.IsValid() {
+		return netip.Addr{}
+	}
+	return offsetAddr(l.ClientSubnet, routerOffset)
 }
 
 // NodeAddr returns node k's address (k from 1 to MaxNodes), whether or not
@@ -239,22 +326,37 @@ func (l *Lab) build(ctx context.Context, nodes int) error {
 			return err
 		}
 	}
-	for _, args := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "add", bridgeName, "type", "bridge"},
-		{"link", "set", bridgeName, "up"},
-	} {
-		if _, err := br.ip(ctx, args...); err != nil {
-			return err
+	bridges := []string{bridgeName}
+	if l.routed() {
+		bridges = append(bridges, clientBridge)
+	}
+	if _, err := br.ip(ctx, "link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	for _, name := range bridges {
+		for _, args := range [][]string{
+			{"link", "add", name, "type", "bridge"},
+			{"link", "set", name, "up"},
+		} {
+			if _, err := br.ip(ctx, args...); err != nil {
+				return err
+			}
 		}
 	}
-	cl, err := l.addHost(ctx, "cl", l.addrAt(clientOffset), false)
+	client := hostSpec{name: "cl", addr: l.addrAt(clientOffset)}
+	if l.routed() {
+		if err := l.addRouter(ctx); err != nil {
+			return err
+		}
+		client = hostSpec{name: "cl", addr: l.ClientAddr(0), bridge: clientBridge, bits: l.ClientSubnet.Bits(), gateway: l.RouterClientAddr()}
+	}
+	cl, err := l.addHost(ctx, client)
 	if err != nil {
 		return err
 	}
 	l.Client = cl
 	for k := 1; k <= nodes; k++ {
-		h, err := l.addHost(ctx, "n"+strconv.Itoa(k), l.NodeAddr(k), true)
+		h, err := l.addHost(ctx, l.nodeSpec(k))
 		if err != nil {
 			return err
 		}
@@ -266,6 +368,48 @@ func (l *Lab) build(ctx context.Context, nodes int) error {
 		}
 	}
 	return nil
+}
+
+func (l *Lab) routed() bool { return l.ClientSubnet.IsValid() }
+
+// gateway is the default gateway of hosts on the lab bridge: the router
+// in a routed lab, none otherwise.
+func (l *Lab) gateway() netip.Addr {
+	if l.routed() {
+		return l.addrAt(routerOffset)
+	}
+	return netip.Addr{}
+}
+
+func (l *Lab) nodeSpec(k int) hostSpec {
+	return hostSpec{name: "n" + strconv.Itoa(k), addr: l.NodeAddr(k), node: true, gateway: l.gateway()}
+}
+
+// addRouter adds the router of a routed lab: eth0 on the lab bridge,
+// eth1 on the client bridge, forwarding between them.
+func (l *Lab) addRouter(ctx context.Context) error {
+	rt, err := l.addHost(ctx, hostSpec{name: "rt", addr: l.addrAt(routerOffset)})
+	if err != nil {
+		return err
+	}
+	l.Router = rt
+	if err := l.addLeg(ctx, rt, routerClientIf, rt.peer+"1", clientBridge, netip.PrefixFrom(l.RouterClientAddr(), l.ClientSubnet.Bits()), nil); err != nil {
+		return err
+	}
+	// Forwarding, and no reverse-path filter that could drop what comes
+	// back from a node through a route just learnt (the namespace may
+	// have inherited one from the machine's settings).
+	for key, val := range map[string]string{
+		"net.ipv4.ip_forward":                            "1",
+		"net.ipv4.conf.all.rp_filter":                    "0",
+		"net.ipv4.conf." + hostIf + ".rp_filter":         "0",
+		"net.ipv4.conf." + routerClientIf + ".rp_filter": "0",
+	} {
+		if err := rt.Sysctl(key, val); err != nil {
+			return err
+		}
+	}
+	return l.step("router")
 }
 
 // step lets tests inject a failure at a named point of New or AddNode.
@@ -288,10 +432,10 @@ func (l *Lab) AddNode(ctx context.Context) (*Host, error) {
 	if k > MaxNodes {
 		return nil, fmt.Errorf("lab: AddNode: the lab already has %d nodes, the maximum", MaxNodes)
 	}
-	name := "n" + strconv.Itoa(k)
-	h, err := l.addHost(ctx, name, l.NodeAddr(k), true)
+	spec := l.nodeSpec(k)
+	h, err := l.addHost(ctx, spec)
 	if err != nil {
-		return nil, errors.Join(err, l.removeHost(name))
+		return nil, errors.Join(err, l.removeHost(spec.name))
 	}
 	l.Nodes = append(l.Nodes, h)
 	if l.static {
@@ -327,7 +471,7 @@ func (l *Lab) AddHost(ctx context.Context, name string) (*Host, error) {
 	if len(l.Extras) >= MaxExtraHosts {
 		return nil, fmt.Errorf("lab: AddHost %s: the lab already has %d extra hosts, the maximum", name, MaxExtraHosts)
 	}
-	h, err := l.addHost(ctx, name, l.addrAt(extraOffset+len(l.Extras)), false)
+	h, err := l.addHost(ctx, hostSpec{name: name, addr: l.addrAt(extraOffset + len(l.Extras)), gateway: l.gateway()})
 	if err != nil {
 		return nil, errors.Join(err, l.removeHost(name))
 	}
@@ -347,7 +491,7 @@ func checkHostName(name string) error {
 			return fmt.Errorf("lab: AddHost: name %q: want lowercase letters and digits, starting with a letter", name)
 		}
 	}
-	if name == "br" || name == "cl" {
+	if name == "br" || name == "cl" || name == "rt" {
 		return fmt.Errorf("lab: AddHost: name %q is reserved", name)
 	}
 	if len(name) > 1 && name[0] == 'n' && strings.Trim(name[1:], "0123456789") == "" {
@@ -356,15 +500,35 @@ func checkHostName(name string) error {
 	return nil
 }
 
-// addHost creates namespace <prefix>-name with eth0 (address addr) on the
-// bridge. Nodes get the ARP settings recommended for web nodes with VIPs.
-func (l *Lab) addHost(ctx context.Context, name string, addr netip.Addr, node bool) (*Host, error) {
+// hostSpec describes a host for addHost.
+type hostSpec struct {
+	name string
+	addr netip.Addr
+	// node gives eth0 the ARP settings recommended for web nodes with VIPs.
+	node bool
+	// bridge is where eth0 goes (default the lab bridge), bits the prefix
+	// length of addr (default the lab subnet's).
+	bridge string
+	bits   int
+	// gateway, if valid, is the host's default route.
+	gateway netip.Addr
+}
+
+// addHost creates namespace <prefix>-name with eth0 (address addr) on a
+// bridge.
+func (l *Lab) addHost(ctx context.Context, spec hostSpec) (*Host, error) {
+	if spec.bridge == "" {
+		spec.bridge = bridgeName
+	}
+	if spec.bits == 0 {
+		spec.bits = l.Subnet.Bits()
+	}
 	h := &Host{
-		Name: name,
-		NS:   l.Prefix + "-" + name,
-		Addr: addr,
+		Name: spec.name,
+		NS:   l.Prefix + "-" + spec.name,
+		Addr: spec.addr,
 		lab:  l,
-		peer: "v" + name,
+		peer: "v" + spec.name,
 	}
 	if err := l.addNamespace(ctx, h.NS); err != nil {
 		return nil, err
@@ -372,40 +536,31 @@ func (l *Lab) addHost(ctx context.Context, name string, addr netip.Addr, node bo
 	if _, err := h.ip(ctx, "link", "set", "lo", "up"); err != nil {
 		return nil, err
 	}
-	// Created from inside the bridge namespace: the host end goes straight
-	// into its namespace and nothing touches the root namespace.
-	// eth0's MAC spells its IPv4 address (02:00:c6:12:00:0b for
-	// 198.18.0.11), which makes neighbour tables and captures readable.
-	a := addr.As4()
-	mac := net.HardwareAddr{0x02, 0x00, a[0], a[1], a[2], a[3]}
-	if _, err := l.Bridge.ip(ctx, "link", "add", h.peer, "type", "veth", "peer", "name", hostIf, "address", mac.String(), "netns", h.NS); err != nil {
-		return nil, err
-	}
-	if err := l.step("veth " + name); err != nil {
-		return nil, err
-	}
-	if _, err := l.Bridge.ip(ctx, "link", "set", h.peer, "master", bridgeName, "up"); err != nil {
-		return nil, err
-	}
-	if node {
+	var settings func() error
+	if spec.node {
 		// arp_ignore=1: answer ARP only for addresses on the asking
 		// interface; arp_announce=2: use the best local source address in
 		// ARP requests. The usual settings for hosts sharing VIPs.
-		for key, val := range map[string]string{
-			"net.ipv4.conf." + hostIf + ".arp_ignore":   "1",
-			"net.ipv4.conf." + hostIf + ".arp_announce": "2",
-		} {
-			if err := h.Sysctl(key, val); err != nil {
-				return nil, err
+		settings = func() error {
+			for key, val := range map[string]string{
+				"net.ipv4.conf." + hostIf + ".arp_ignore":   "1",
+				"net.ipv4.conf." + hostIf + ".arp_announce": "2",
+			} {
+				if err := h.Sysctl(key, val); err != nil {
+					return err
+				}
 			}
+			return nil
 		}
 	}
-	pfx := netip.PrefixFrom(addr, l.Subnet.Bits()).String()
-	if _, err := h.ip(ctx, "addr", "add", pfx, "dev", hostIf); err != nil {
+	if err := l.addLeg(ctx, h, hostIf, h.peer, spec.bridge, netip.PrefixFrom(spec.addr, spec.bits), settings); err != nil {
 		return nil, err
 	}
-	if _, err := h.ip(ctx, "link", "set", hostIf, "up"); err != nil {
-		return nil, err
+	if spec.gateway.IsValid() {
+		if _, err := h.ip(ctx, "route", "add", "default", "via", spec.gateway.String(), "dev", hostIf); err != nil {
+			return nil, err
+		}
+		h.gateway = spec.gateway
 	}
 	got, err := h.mac(ctx)
 	if err != nil {
@@ -413,6 +568,37 @@ func (l *Lab) addHost(ctx context.Context, name string, addr netip.Addr, node bo
 	}
 	h.MAC = got
 	return h, nil
+}
+
+// addLeg gives h interface ifname with address p, the end of a veth pair
+// whose other end, peer, is a port of bridge. settings, if set, runs
+// before the interface has its address.
+func (l *Lab) addLeg(ctx context.Context, h *Host, ifname, peer, bridge string, p netip.Prefix, settings func() error) error {
+	// Created from inside the bridge namespace: the host end goes straight
+	// into its namespace and nothing touches the root namespace.
+	// The MAC spells the IPv4 address (02:00:c6:12:00:0b for
+	// 198.18.0.11), which makes neighbour tables and captures readable.
+	a := p.Addr().As4()
+	mac := net.HardwareAddr{0x02, 0x00, a[0], a[1], a[2], a[3]}
+	if _, err := l.Bridge.ip(ctx, "link", "add", peer, "type", "veth", "peer", "name", ifname, "address", mac.String(), "netns", h.NS); err != nil {
+		return err
+	}
+	if err := l.step("veth " + h.Name); err != nil {
+		return err
+	}
+	if _, err := l.Bridge.ip(ctx, "link", "set", peer, "master", bridge, "up"); err != nil {
+		return err
+	}
+	if settings != nil {
+		if err := settings(); err != nil {
+			return err
+		}
+	}
+	if _, err := h.ip(ctx, "addr", "add", p.String(), "dev", ifname); err != nil {
+		return err
+	}
+	_, err := h.ip(ctx, "link", "set", ifname, "up")
+	return err
 }
 
 func (l *Lab) addNamespace(ctx context.Context, ns string) error {
@@ -565,15 +751,18 @@ func (l *Lab) CloseOnSignal() (stop func()) {
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// Dump describes the lab's state for a failing test's log: addresses and
-// neighbour tables of every host, the bridge's forwarding table and the
-// processes. Errors are written into the text.
+// Dump describes the lab's state for a failing test's log: addresses,
+// neighbour and routing tables of every host, the bridges' forwarding
+// tables and the processes. Errors are written into the text.
 func (l *Lab) Dump(ctx context.Context) string {
 	var b strings.Builder
 	l.topo.Lock() // Nodes grows under topo
 	hosts := []*Host{}
 	if l.Client != nil {
 		hosts = append(hosts, l.Client)
+	}
+	if l.Router != nil {
+		hosts = append(hosts, l.Router)
 	}
 	hosts = append(hosts, l.Nodes...)
 	hosts = append(hosts, l.Extras...)
@@ -588,7 +777,7 @@ func (l *Lab) Dump(ctx context.Context) string {
 	fmt.Fprintf(&b, "lab %s (%s)\n", l.Prefix, l.Subnet)
 	for _, h := range hosts {
 		fmt.Fprintf(&b, "== %s (%s, %s)\n", h.NS, h.Addr, h.MAC)
-		for _, args := range [][]string{{"-br", "addr"}, {"neigh"}} {
+		for _, args := range [][]string{{"-br", "addr"}, {"neigh"}, {"route"}} {
 			out, err := h.ip(ctx, args...)
 			if err != nil {
 				out = err.Error() + "\n"
@@ -603,11 +792,17 @@ func (l *Lab) Dump(ctx context.Context) string {
 			out = err.Error() + "\n"
 		}
 		b.WriteString(out)
-		out, err = br.Run(ctx, "bridge", "fdb", "show", "br", bridgeName)
-		if err != nil {
-			out = err.Error() + "\n"
+		bridges := []string{bridgeName}
+		if l.routed() {
+			bridges = append(bridges, clientBridge)
 		}
-		b.WriteString(out)
+		for _, name := range bridges {
+			out, err = br.Run(ctx, "bridge", "fdb", "show", "br", name)
+			if err != nil {
+				out = err.Error() + "\n"
+			}
+			b.WriteString(out)
+		}
 	}
 	slices.SortFunc(procs, func(a, c *Process) int { return a.Pid() - c.Pid() })
 	for _, p := range procs {

@@ -619,6 +619,9 @@ func TestNewFailures(t *testing.T) {
 		{"bad prefix", Options{Prefix: "a b"}},
 		{"failure after the bridge", Options{Nodes: 3, failStep: "bridge"}},
 		{"failure in the second node", Options{Nodes: 3, failStep: "veth n2"}},
+		{"routed: no room for the client subnet", Options{Routed: true, Subnet: netip.MustParsePrefix("198.19.255.0/24")}},
+		{"routed: failure in the router", Options{Nodes: 2, Routed: true, failStep: "router"}},
+		{"routed: failure in the client", Options{Nodes: 2, Routed: true, failStep: "veth cl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -783,5 +786,107 @@ func TestAddHost(t *testing.T) {
 	}
 	if _, err := l.AddHost(ctx, "late"); !errors.Is(err, ErrClosed) {
 		t.Errorf("AddHost after Close: %v", err)
+	}
+}
+
+func TestRoutedSubnets(t *testing.T) {
+	tests := []struct {
+		subnet, client, vips string // client "" = refused
+	}{
+		{"198.18.0.0/24", "198.18.1.0/24", "198.18.2.0/24"},
+		{"198.18.7.0/24", "198.18.8.0/24", "198.18.9.0/24"},
+		{"198.19.253.0/24", "198.19.254.0/24", "198.19.255.0/24"},
+		{"198.19.254.0/24", "", ""},
+		{"198.18.0.0/17", "198.18.128.0/17", "198.19.0.0/17"},
+		{"198.18.0.0/16", "", ""},
+	}
+	for _, tt := range tests {
+		c, v, err := routedSubnets(netip.MustParsePrefix(tt.subnet))
+		switch {
+		case tt.client == "" && err == nil:
+			t.Errorf("%s: client %s, VIPs %s; want an error", tt.subnet, c, v)
+		case tt.client != "" && (err != nil || c.String() != tt.client || v.String() != tt.vips):
+			t.Errorf("%s: client %s, VIPs %s, %v; want %s and %s", tt.subnet, c, v, err, tt.client, tt.vips)
+		}
+	}
+}
+
+// A routed lab: the client in a subnet of its own reaches the nodes
+// through the router, and a VIP only once the router has a route to it.
+func TestRoutedLab(t *testing.T) {
+	l := newTest(t, Options{Nodes: 2, Routed: true})
+	ctx := testContext(t)
+	want := []string{l.Prefix + "-br", l.Prefix + "-cl", l.Prefix + "-n1", l.Prefix + "-n2", l.Prefix + "-rt"}
+	if got := namespacesWithPrefix(t, l.Prefix); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("namespaces = %v, want %v", got, want)
+	}
+	if l.Router == nil || l.Router.Addr.String() != "198.18.0.1" || l.RouterClientAddr().String() != "198.18.1.1" ||
+		l.Client.Addr.String() != "198.18.1.2" || l.ClientAddr(3).String() != "198.18.1.5" || l.VIP(0).String() != "198.18.2.100" {
+		t.Fatalf("router %v/%v, client %v (+3: %v), VIP %v", l.Router, l.RouterClientAddr(), l.Client.Addr, l.ClientAddr(3), l.VIP(0))
+	}
+	if _, err := l.AddHost(ctx, "rt"); err == nil {
+		t.Error(`AddHost("rt") succeeded in a routed lab`)
+	}
+	for _, n := range l.Nodes {
+		p, err := l.Client.Ping(ctx, n.Addr, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitReplies(ctx, 3); err != nil {
+			t.Fatalf("the client does not reach %s through the router: %v", n, err)
+		}
+		p.Stop()
+	}
+	// A node whose link went down and came back has its default route
+	// back: it can answer the client again.
+	if err := l.Nodes[0].LinkDown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Nodes[0].LinkUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := l.Client.Ping(ctx, l.Nodes[0].Addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitReplies(ctx, 3); err != nil {
+		t.Fatalf("the client does not reach %s after its link came back: %v", l.Nodes[0], err)
+	}
+	p.Stop()
+	// The client is not on the nodes' bridge: no neighbour entry for a
+	// node, only for its gateway.
+	if _, _, err := l.Client.Neigh(ctx, l.Nodes[0].Addr); !errors.Is(err, ErrNoNeighbor) {
+		t.Errorf("the client has a neighbour entry for node 1: %v", err)
+	}
+
+	vip := l.VIP(0)
+	if _, err := l.Nodes[1].Run(ctx, "ip", "addr", "add", netip.PrefixFrom(vip, 32).String(), "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	p, err = l.Client.Ping(ctx, vip, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitSilence(ctx, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Snapshot(); r.Received > 0 {
+		t.Fatalf("the VIP answered without a route to it: %v", r)
+	}
+	if _, err := l.Router.Run(ctx, "ip", "route", "add", netip.PrefixFrom(vip, 32).String(), "via", l.Nodes[1].Addr.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitReplies(ctx, 5); err != nil {
+		t.Fatalf("the VIP does not answer through the route: %v", err)
+	}
+	p.Stop()
+	if !strings.Contains(l.Dump(ctx), "198.18.2.100 via 198.18.0.12") {
+		t.Errorf("Dump lacks the router's route:\n%s", l.Dump(ctx))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := namespacesWithPrefix(t, l.Prefix); len(got) > 0 {
+		t.Errorf("namespaces left after Close: %v", got)
 	}
 }

@@ -32,6 +32,13 @@ type ExaBGPConfig struct {
 	Peers []ExaBGPPeer
 	// Checks are the healthchecks, one process each.
 	Checks []Healthcheck
+	// NoAck turns ExaBGP's API acknowledgements off (exabgp.api.ack =
+	// false, the healthchecks' no-ack). With them on, ExaBGP 4's default,
+	// a healthcheck with more than one VIP keeps ExaBGP 4.2 from ever
+	// exiting on SIGTERM: stopping, ExaBGP waits for the healthcheck to
+	// exit, and the healthcheck, withdrawing its VIPs, waits for an
+	// acknowledgement of each that the stopping ExaBGP never sends.
+	NoAck bool
 }
 
 // ExaBGPPeer is a router ExaBGP connects to.
@@ -59,6 +66,10 @@ type Healthcheck struct {
 	// Rise and Fall are how many checks in a row change the state
 	// (default 1).
 	Rise, Fall int
+	// Disable, if set, is a file whose existence disables the service
+	// (the healthcheck's maintenance switch): its VIPs are withdrawn, the
+	// addresses stay.
+	Disable string
 }
 
 // ExaBGP is an ExaBGP daemon in a lab namespace.
@@ -90,7 +101,7 @@ func StartExaBGP(ctx context.Context, host *lab.Host, cfg ExaBGPConfig) (*ExaBGP
 	e := &ExaBGP{host: host, cfg: cfg, dir: dir}
 	files := map[string]string{"exabgp.conf": e.config()}
 	for _, c := range cfg.Checks {
-		files["check-"+c.Name+".conf"] = healthcheckConfig(c)
+		files["check-"+c.Name+".conf"] = healthcheckConfig(c, cfg.NoAck)
 	}
 	for name, text := range files {
 		if err := os.WriteFile(e.path(name), []byte(text), 0o600); err != nil {
@@ -124,6 +135,9 @@ func (c *ExaBGPConfig) validate() error {
 		if strings.Contains(h.Command, "\n") || h.Command == "" {
 			return fmt.Errorf("router: healthcheck %s: want a one-line command", h.Name)
 		}
+		if strings.ContainsAny(h.Disable, "\n") || h.Disable != "" && !filepath.IsAbs(h.Disable) {
+			return fmt.Errorf("router: healthcheck %s: disable %q: want an absolute path", h.Name, h.Disable)
+		}
 	}
 	return nil
 }
@@ -140,6 +154,9 @@ func (e *ExaBGP) start(ctx context.Context) error {
 		"exabgp.log.network=true",
 		"exabgp.log.reactor=true",
 		"exabgp.tcp.bind=",
+	}
+	if e.cfg.NoAck {
+		env = append(env, "exabgp.api.ack=false")
 	}
 	args := append(env, exabgpPython, "/usr/sbin/exabgp", e.path("exabgp.conf"))
 	if _, err := os.Stat("/usr/sbin/exabgp"); err != nil {
@@ -231,7 +248,7 @@ func (e *ExaBGP) config() string {
 	return b.String()
 }
 
-func healthcheckConfig(c Healthcheck) string {
+func healthcheckConfig(c Healthcheck, noAck bool) string {
 	interval := c.Interval
 	if interval == 0 {
 		interval = time.Second
@@ -243,9 +260,15 @@ func healthcheckConfig(c Healthcheck) string {
 	rise, fall := max(c.Rise, 1), max(c.Fall, 1)
 	var b strings.Builder
 	fmt.Fprintf(&b, "name = %s\nno-syslog\nwithdraw-on-down\n", c.Name)
+	if noAck {
+		b.WriteString("no-ack\n")
+	}
 	fmt.Fprintf(&b, "interval = %s\nfast-interval = %s\n", seconds(interval), seconds(fast))
 	fmt.Fprintf(&b, "rise = %d\nfall = %d\n", rise, fall)
 	fmt.Fprintf(&b, "command = %s\n", c.Command)
+	if c.Disable != "" {
+		fmt.Fprintf(&b, "disable = %s\n", c.Disable)
+	}
 	for _, v := range c.VIPs {
 		fmt.Fprintf(&b, "ip = %s\n", v)
 	}

@@ -181,7 +181,7 @@ func TestFRRConfig(t *testing.T) {
 func TestExaBGPConfig(t *testing.T) {
 	cfg := ExaBGPConfig{ASN: 65101, Address: netip.MustParseAddr("198.18.0.11"),
 		Peers:  []ExaBGPPeer{{Address: routerAddr, ASN: 65000, Password: "pw"}},
-		Checks: []Healthcheck{{Name: "www", Command: "curl -sf http://127.0.0.1/", VIPs: []netip.Prefix{netip.MustParsePrefix("198.18.0.100/32")}, Interval: 500 * time.Millisecond}},
+		Checks: []Healthcheck{{Name: "www", Command: "curl -sf http://127.0.0.1/", VIPs: []netip.Prefix{netip.MustParsePrefix("198.18.0.100/32")}, Interval: 500 * time.Millisecond, Disable: "/tmp/e/maintenance"}},
 	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -196,8 +196,11 @@ func TestExaBGPConfig(t *testing.T) {
 			t.Errorf("ExaBGP configuration lacks %q:\n%s", want, conf)
 		}
 	}
-	hc := healthcheckConfig(cfg.Checks[0])
-	for _, want := range []string{"withdraw-on-down", "interval = 0.5\n", "fast-interval = 0.5\n", "rise = 1\n", "command = curl -sf http://127.0.0.1/\n", "ip = 198.18.0.100/32\n"} {
+	if strings.Contains(healthcheckConfig(cfg.Checks[0], false), "no-ack") || !strings.Contains(healthcheckConfig(cfg.Checks[0], true), "\nno-ack\n") {
+		t.Errorf("no-ack not as asked:\n%s", healthcheckConfig(cfg.Checks[0], true))
+	}
+	hc := healthcheckConfig(cfg.Checks[0], false)
+	for _, want := range []string{"withdraw-on-down", "interval = 0.5\n", "fast-interval = 0.5\n", "rise = 1\n", "command = curl -sf http://127.0.0.1/\n", "ip = 198.18.0.100/32\n", "disable = /tmp/e/maintenance\n"} {
 		if !strings.Contains(hc, want) {
 			t.Errorf("healthcheck configuration lacks %q:\n%s", want, hc)
 		}
@@ -207,6 +210,7 @@ func TestExaBGPConfig(t *testing.T) {
 		{ASN: 1, Address: routerAddr, Peers: []ExaBGPPeer{{Password: `x"`}}},
 		{ASN: 1, Address: routerAddr, Peers: cfg.Peers, Checks: []Healthcheck{{Name: "Bad Name", Command: "true"}}},
 		{ASN: 1, Address: routerAddr, Peers: cfg.Peers, Checks: []Healthcheck{{Name: "x", Command: "a\nb"}}},
+		{ASN: 1, Address: routerAddr, Peers: cfg.Peers, Checks: []Healthcheck{{Name: "x", Command: "true", Disable: "relative/file"}}},
 	} {
 		if err := bad.validate(); err == nil {
 			t.Errorf("validate(%+v): no error", bad)

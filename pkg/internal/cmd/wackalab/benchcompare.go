@@ -18,13 +18,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wackamole/wackamole/pkg/internal/cluster"
 )
 
 func init() {
 	register(&command{
 		Name:    "bench-compare",
-		Args:    "[-runs N] [-tools LIST] [-scenarios crash,graceful,partition] [-partition D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
-		Summary: "failover side by side with keepalived and ucarp: outage, takeover, split brain",
+		Args:    "[-bgp [-router bird|frr]] [-runs N] [-tools LIST] [-scenarios LIST] [-partition D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
+		Summary: "failover side by side with keepalived and ucarp (-bgp: with ExaBGP behind a router): outage, takeover, split brain",
 		Help:    benchCompareHelp,
 		Run:     runBenchCompare,
 	})
@@ -86,11 +88,56 @@ const benchCompareHelp = `DESCRIPTION
     The figures depend on the machine's load: the table records the load
     average before and after. Run nothing heavy beside it.
 
+BGP SECTION (-bgp)
+    The same failovers beyond one L2 segment, in a table of their own: the
+    nodes announce the VIPs as host routes over eBGP to one router (a
+    namespace with a leg on the nodes' bridge and one on the client's,
+    running BIRD 2, or FRR with -router frr: every node a neighbour in an
+    AS of its own, ECMP into its kernel table, BFD 100 ms x 3 with the
+    nodes that run BFD). The client is behind the router and pings the VIP
+    under test every 10 ms; who the router forwards each VIP to is read
+    from its kernel table every 10 ms (netlink). Every node runs a web
+    service answering its name, which its health check asks on 127.0.0.1
+    and which tells which node the client's flow reaches.
+
+    Tools (-tools, default all three):
+      wackamole-bgp-owner  wackamole, mode = "bgp", announce = "owner": the
+                           owner's ordinary path, the successor's standby
+                           path (its AS prepended 3 times); BFD 100 ms x 3
+      wackamole-bgp-all    the same with announce = "all" (ECMP)
+      exabgp               ExaBGP with its healthcheck on every node, the
+                           classic anycast set-up: every node announces
+                           every VIP while its web service answers (curl,
+                           every 1 s); no BFD (ExaBGP has none), hold time
+                           3 s, the least BGP allows
+
+    Scenarios (-scenarios, default crash,graceful,drain,partition), on the
+    node the client's flow reaches (the VIP's owner, or with ECMP the node
+    the router hashes the client to):
+      crash      its link taken down, then its daemons killed: nobody
+                 tells the router (a daemon killed on a live host would
+                 have its kernel close the BGP session)
+      graceful   SIGTERM (ExaBGP killed if it has not exited after 10 s)
+      drain      wackatrl drain; ExaBGP: its healthcheck's disable file
+      partition  cut off at the switch from the other nodes for
+                 -partition; the router and the client still reach it
+
+    Per run it records the outage, the lost probes and the reroute time
+    (from the fault until the VIP's route no longer leads to the node).
+    The report checks the issue's targets: owner crash median outage at
+    most 350 ms, no lost probe in graceful stops and drains, no worse than
+    ExaBGP in any scenario.
+
 OPTIONS
     -runs N              runs per tool and scenario (default 3)
+    -bgp                 run the BGP section instead (see above)
+    -router KIND         the BGP section's router: bird (default) or frr
     -tools LIST          comma-separated (default wackamole-lan,
-                         wackamole-fast,keepalived-1,keepalived-min,ucarp-1)
-    -scenarios LIST      comma-separated (default crash,graceful,partition)
+                         wackamole-fast,keepalived-1,keepalived-min,ucarp-1;
+                         with -bgp wackamole-bgp-owner,wackamole-bgp-all,
+                         exabgp)
+    -scenarios LIST      comma-separated (default crash,graceful,partition;
+                         with -bgp crash,graceful,drain,partition)
     -partition D         how long a partition lasts (default 8s; longer than
                          every tool's takeover, about 3.6 s for keepalived-1)
     -keepalived-min D    advert_int of keepalived-min (default 10ms; 10ms
@@ -104,7 +151,8 @@ OPTIONS
 
 REQUIREMENTS
     root, iproute2, nftables, and the Debian packages keepalived and ucarp
-    for their rows ("make deps" installs them).
+    for their rows; with -bgp bird2 (or frr), exabgp and curl ("make deps"
+    installs them).
 
 EXIT STATUS
     0 when every run succeeded, 1 when one failed (the table says which and
@@ -121,14 +169,19 @@ type compareConfig struct {
 	Prefix    string
 	Out       string
 	Verbose   bool
+	// BGP selects the BGP section, Router its router.
+	BGP    bool
+	Router cluster.RouterKind
 }
 
 func parseCompareArgs(args []string) (compareConfig, error) {
 	fs := flag.NewFlagSet("bench-compare", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	runs := fs.Int("runs", 3, "")
-	tools := fs.String("tools", defaultCompareTools, "")
-	scenarios := fs.String("scenarios", "crash,graceful,partition", "")
+	tools := fs.String("tools", "", "")
+	scenarios := fs.String("scenarios", "", "")
+	bgp := fs.Bool("bgp", false, "")
+	routerKind := fs.String("router", string(cluster.BIRD), "")
 	hold := fs.Duration("partition", 8*time.Second, "")
 	kaMin := fs.Duration("keepalived-min", 10*time.Millisecond, "")
 	prefix := fs.String("prefix", "", "")
@@ -140,7 +193,16 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 	if fs.NArg() > 0 {
 		return compareConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := compareConfig{Runs: *runs, Hold: *hold, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// The defaults of -tools and -scenarios depend on -bgp.
+	orDefault := func(name, val, def string) string {
+		if !given[name] {
+			return def
+		}
+		return val
+	}
+	cfg := compareConfig{Runs: *runs, Hold: *hold, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose, BGP: *bgp, Router: cluster.RouterKind(*routerKind)}
 	if cfg.Runs < 1 {
 		return cfg, fmt.Errorf("-runs %d: want at least 1", cfg.Runs)
 	}
@@ -151,11 +213,27 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 		return cfg, fmt.Errorf("-keepalived-min %v: want 10ms to 1s in steps of 10ms", *kaMin)
 	}
 	var err error
-	if cfg.Tools, err = parseCompareTools(*tools, *kaMin); err != nil {
-		return cfg, fmt.Errorf("-tools: %w", err)
-	}
-	if cfg.Scenarios, err = parseCompareScenarios(*scenarios); err != nil {
-		return cfg, fmt.Errorf("-scenarios: %w", err)
+	switch {
+	case cfg.BGP:
+		if cfg.Router != cluster.BIRD && cfg.Router != cluster.FRR {
+			return cfg, fmt.Errorf("-router %q: want bird or frr", cfg.Router)
+		}
+		if cfg.Tools, err = parseBGPTools(orDefault("tools", *tools, defaultBGPTools)); err != nil {
+			return cfg, fmt.Errorf("-tools: %w", err)
+		}
+		if cfg.Scenarios, err = parseBGPScenarios(orDefault("scenarios", *scenarios, "crash,graceful,drain,partition")); err != nil {
+			return cfg, fmt.Errorf("-scenarios: %w", err)
+		}
+	default:
+		if cfg.Router != cluster.BIRD {
+			return cfg, errors.New("-router: only with -bgp")
+		}
+		if cfg.Tools, err = parseCompareTools(orDefault("tools", *tools, defaultCompareTools), *kaMin); err != nil {
+			return cfg, fmt.Errorf("-tools: %w", err)
+		}
+		if cfg.Scenarios, err = parseCompareScenarios(orDefault("scenarios", *scenarios, "crash,graceful,partition")); err != nil {
+			return cfg, fmt.Errorf("-scenarios: %w", err)
+		}
 	}
 	if cfg.Prefix == "" {
 		b := make([]byte, 3)
@@ -177,17 +255,27 @@ func runBenchCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := compare(ctx, cfg, stdout)
-	if rep.Date.IsZero() && ctx.Err() == nil {
+	var date time.Time
+	var format func() string
+	if cfg.BGP {
+		var rep bgpReport
+		rep, err = compareBGP(ctx, cfg, stdout)
+		date, format = rep.Date, rep.format
+	} else {
+		var rep compareReport
+		rep, err = compare(ctx, cfg, stdout)
+		date, format = rep.Date, rep.format
+	}
+	if date.IsZero() && ctx.Err() == nil {
 		// Nothing ran.
 		fmt.Fprintln(stderr, "wackalab bench-compare:", err)
 		return exitFail
 	}
-	if rep.Date.IsZero() {
+	if date.IsZero() {
 		fmt.Fprintln(stderr, "wackalab bench-compare: interrupted")
 		return 130
 	}
-	table := rep.format()
+	table := format()
 	fmt.Fprint(stdout, "\n"+table)
 	if cfg.Out != "" {
 		if werr := os.WriteFile(cfg.Out, []byte(table), 0o644); werr != nil {
@@ -281,6 +369,9 @@ func checkCompareDeps(cfg compareConfig) error {
 		return errors.New("network namespaces need root")
 	}
 	need := []string{"ip"}
+	if cfg.BGP {
+		need = append(need, bgpDeps(cfg.Tools, cfg.Router)...)
+	}
 	for _, t := range cfg.Tools {
 		if t.Command != "" && !slices.Contains(need, t.Command) {
 			need = append(need, t.Command)

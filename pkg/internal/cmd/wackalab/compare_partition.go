@@ -26,8 +26,9 @@ import (
 const switchTable = "wkcompare"
 
 // partitionScript returns the nft script that cuts bridge port port off
-// from every IP peer but client.
-func partitionScript(port string, client netip.Addr) string {
+// from every IP peer but those given (the client; in a fabric also the
+// router, whose sessions and forwarding must go on).
+func partitionScript(port string, peers ...netip.Addr) string {
 	var b strings.Builder
 	// Create then delete: replaces any previous partition atomically.
 	fmt.Fprintf(&b, "table bridge %s\ndelete table bridge %s\n", switchTable, switchTable)
@@ -35,7 +36,9 @@ func partitionScript(port string, client netip.Addr) string {
 	b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority -10; policy accept;\n")
 	for _, dir := range []struct{ port, peer string }{{"iifname", "daddr"}, {"oifname", "saddr"}} {
 		fmt.Fprintf(&b, "\t\t%s %q ether type arp accept\n", dir.port, port)
-		fmt.Fprintf(&b, "\t\t%s %q ip %s %s accept\n", dir.port, port, dir.peer, client)
+		for _, peer := range peers {
+			fmt.Fprintf(&b, "\t\t%s %q ip %s %s accept\n", dir.port, port, dir.peer, peer)
+		}
 		fmt.Fprintf(&b, "\t\t%s %q icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n", dir.port, port)
 		fmt.Fprintf(&b, "\t\t%s %q counter drop\n", dir.port, port)
 	}

@@ -318,31 +318,38 @@ func (r compareRun) line(runs int) string {
 // timeline describes the fault, every change of holders during the run
 // and the healing, relative to the fault, one line each.
 func (r compareRun) timeline() string {
+	return holderTimeline(r.Scenario, r.fault, r.From, r.samples, r.vips, "on")
+}
+
+// holderTimeline describes the fault (scenario s of from), every change
+// of holders in samples ("VIP on n1,n2", verb being "on") and the
+// healing, relative to the fault, one line each.
+func holderTimeline(s compareScenario, fault compareFault, from string, samples []holderSample, vips []netip.Addr, verb string) string {
 	type event struct {
 		at   time.Duration
 		what string
 	}
-	events := []event{{0, fmt.Sprintf("%s of %s", r.Scenario, r.From)}}
-	if !r.fault.Healed.IsZero() {
-		events = append(events, event{r.fault.Healed.Sub(r.fault.At), "healed"})
+	events := []event{{0, fmt.Sprintf("%s of %s", s, from)}}
+	if !fault.Healed.IsZero() {
+		events = append(events, event{fault.Healed.Sub(fault.At), "healed"})
 	}
 	var prev []holderSet
-	for _, s := range r.samples {
+	for _, sample := range samples {
 		var changes []string
-		for i, h := range s.Holders {
-			if i < len(prev) && prev[i] == h || i >= len(r.vips) {
+		for i, h := range sample.Holders {
+			if i < len(prev) && prev[i] == h || i >= len(vips) {
 				continue
 			}
 			names := strings.Join(h.names(), ",")
 			if names == "" {
 				names = "nobody"
 			}
-			changes = append(changes, fmt.Sprintf("%s on %s", r.vips[i], names))
+			changes = append(changes, fmt.Sprintf("%s %s %s", vips[i], verb, names))
 		}
 		if len(changes) > 0 {
-			events = append(events, event{s.At.Sub(r.fault.At), strings.Join(changes, ", ")})
+			events = append(events, event{sample.At.Sub(fault.At), strings.Join(changes, ", ")})
 		}
-		prev = s.Holders
+		prev = sample.Holders
 	}
 	slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
 	var b strings.Builder

@@ -52,6 +52,8 @@ type compareTool struct {
 	Timing string
 	// Advert is keepalived's advert_int or ucarp's advbase.
 	Advert time.Duration
+	// Announce is wackamole's [bgp] announce policy (BGP section).
+	Announce string
 	// Command is the program that must be installed.
 	Command string
 }
