@@ -151,6 +151,10 @@ type Agent struct {
 	// last word: it announces again).
 	reclaimed   map[string]time.Time
 	shared      map[string]bool
+	// recovering is the last round's Decision.Recovering: the first round
+	// after a stall gives the last word on what this node owns (see
+	// Agent.endRecovery).
+	recovering bool
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	lastMeta    []byte
 	refresh     period // arp.refresh

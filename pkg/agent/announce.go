@@ -24,9 +24,13 @@ var unicastReasons = map[string]bool{"acquired": true, "restored": true}
 
 // schedule announces a VIP now and n-1 more times, ARP.Interval apart.
 // Repeats spaced over more than a second beat receivers' ARP locktime; a
-// series already pending is extended, never shortened.
+// series already pending is extended, never shortened. A VIP this node is
+// handing over is never announced (whatever the reason: a membership
+// change, a refresh): that would pull its clients back to a node about to
+// let go, after the new owner's announcements, and keep them there until
+// their neighbour entries fail.
 func (a *Agent) schedule(name string, n int, why string, now time.Time) {
-	if n < 1 || !a.held[name] {
+	if n < 1 || !a.held[name] || a.leaving[name] {
 		return
 	}
 	if p, ok := a.announces[name]; ok {

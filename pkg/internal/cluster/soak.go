@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/checker"
@@ -817,82 +815,3 @@ func LoadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// addrReader reads every node's VIP addresses over netlink sockets opened
-// inside the nodes' namespaces: a dump per node costs microseconds, where
-// running ip(8) costs milliseconds and a process, which matters at 20
-// readings a second on a busy machine, and makes a reading of five nodes
-// close to one instant.
-type addrReader struct {
-	mu      sync.Mutex // the poller and the dumps read
-	names   []string
-	handles []*netlink.Handle
-	vips    []netip.Addr
-}
-
-func newAddrReader(c *Cluster) (*addrReader, error) {
-	r := &addrReader{vips: slices.Clone(c.VIPs)}
-	for _, n := range c.Nodes {
-		var h *netlink.Handle
-		err := n.Host.Do(func() error {
-			var err error
-			h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-			return err
-		})
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("cluster: netlink socket in %s: %w", n.Host.NS, err)
-		}
-		if err := h.SetSocketTimeout(2 * time.Second); err != nil {
-			h.Close()
-			r.Close()
-			return nil, fmt.Errorf("cluster: netlink socket in %s: %w", n.Host.NS, err)
-		}
-		r.names = append(r.names, n.Name)
-		r.handles = append(r.handles, h)
-	}
-	return r, nil
-}
-
-// Close closes the sockets, which otherwise keep the namespaces alive.
-func (r *addrReader) Close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, h := range r.handles {
-		h.Close()
-	}
-	r.handles = nil
-}
-
-// read returns the holders of every VIP, link down or not.
-func (r *addrReader) read() (map[netip.Addr][]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[netip.Addr][]string, len(r.vips))
-	for _, v := range r.vips {
-		out[v] = nil
-	}
-	for i, h := range r.handles {
-		var addrs []netlink.Addr
-		var err error
-		for range 3 {
-			addrs, err = h.AddrList(nil, netlink.FAMILY_V4)
-			if !errors.Is(err, netlink.ErrDumpInterrupted) {
-				break
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cluster: addresses of %s: %w", r.names[i], err)
-		}
-		for _, a := range addrs {
-			ip, ok := netip.AddrFromSlice(a.IP)
-			if !ok {
-				continue
-			}
-			ip = ip.Unmap()
-			if hs, ok := out[ip]; ok && !slices.Contains(hs, r.names[i]) {
-				out[ip] = append(hs, r.names[i])
-			}
-		}
-	}
-	return out, nil
-}
