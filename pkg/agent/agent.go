@@ -149,12 +149,12 @@ type Agent struct {
 	// another member also holds; shared marks the held VIPs that another
 	// member held too at the last round (when that ends, this node has the
 	// last word: it announces again).
-	reclaimed   map[string]time.Time
-	shared      map[string]bool
+	reclaimed map[string]time.Time
+	shared    map[string]bool
 	// recovering is the last round's Decision.Recovering: the first round
 	// after a stall gives the last word on what this node owns (see
 	// Agent.endRecovery).
-	recovering bool
+	recovering  bool
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	lastMeta    []byte
 	refresh     period // arp.refresh

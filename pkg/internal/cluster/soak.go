@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/checker"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/schedule"
@@ -814,4 +813,3 @@ func LoadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
-
