@@ -182,10 +182,11 @@ type CPULimit struct {
 
 // LimitCPU caps the process at percent of one CPU (1.5 for 1.5 %; at least
 // 1, the kernel's smallest quota of 1 ms per 100 ms period) until Remove: it
-// moves the process (all its threads) into a child cgroup of a cgroup of
-// the lab's own, with a CPU quota. Threads it starts later inherit the
-// cap; its child processes started before do not. Remove, or Close, puts
-// the process back into its own cgroup and removes the groups.
+// moves the process (all its threads) and the other processes of its
+// process group (a daemon's workers) into a child cgroup of a cgroup of the
+// lab's own, with a CPU quota they share. Threads and processes they start
+// later inherit the cap. Remove, or Close, puts them back into the
+// process's own cgroup and removes the groups.
 func (p *Process) LimitCPU(percent float64) (*CPULimit, error) {
 	l := p.host.lab
 	if math.IsNaN(percent) || percent < 1 || percent > 100*1024 {
@@ -221,6 +222,9 @@ func (p *Process) LimitCPU(percent float64) (*CPULimit, error) {
 		}
 	}
 	settings = append(settings, [2]string{"cgroup.procs", strconv.Itoa(p.Pid())})
+	for _, pid := range groupMembers(p.Pid()) {
+		settings = append(settings, [2]string{"cgroup.procs", strconv.Itoa(pid)})
+	}
 	for _, s := range settings {
 		if err := writeCgroup(c.dir, s[0], s[1]); err != nil {
 			rmdirCgroup(c.dir)
@@ -240,8 +244,14 @@ func (p *Process) LimitCPU(percent float64) (*CPULimit, error) {
 func (c *CPULimit) Remove() error {
 	c.once.Do(func() {
 		var errs []error
-		if !c.proc.Exited() {
-			err := writeCgroup(c.orig, "cgroup.procs", strconv.Itoa(c.proc.Pid()))
+		// Every process in the group now: the leader, its group, and
+		// whatever they started meanwhile.
+		data, err := os.ReadFile(filepath.Join(c.dir, "cgroup.procs"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		for _, f := range strings.Fields(string(data)) {
+			err := writeCgroup(c.orig, "cgroup.procs", f)
 			if err != nil && !errors.Is(err, syscall.ESRCH) {
 				errs = append(errs, err)
 			}
@@ -258,6 +268,37 @@ func (c *CPULimit) Remove() error {
 		}
 	})
 	return c.err
+}
+
+// groupMembers returns the other processes of process group pgid, from
+// /proc (best effort).
+func groupMembers(pgid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == pgid {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold anything; the
+		// fields after its last ')' are plain.
+		i := strings.LastIndexByte(string(data), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // Dir returns the cgroup directory the process runs in while limited.

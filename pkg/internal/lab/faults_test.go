@@ -275,7 +275,9 @@ func TestLimitCPU(t *testing.T) {
 	how, _ := CPUController()
 	t.Logf("CPU quotas through %s", how)
 	l := newTest(t, Options{Nodes: 1})
-	p, err := l.Nodes[0].Start("sh", []string{"-c", "while :; do :; done"}, "")
+	// A shell whose busy child is in its process group: the cap covers
+	// both.
+	p, err := l.Nodes[0].Start("sh", []string{"-c", "sh -c 'while :; do :; done' & wait"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,10 +292,18 @@ func TestLimitCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var child int
+	testenv.Eventually(t, 5*time.Second, "the busy child started", func() bool {
+		m := groupMembers(p.Pid())
+		if len(m) == 1 {
+			child = m[0]
+		}
+		return child != 0
+	})
 	usage := func(d time.Duration) float64 {
-		c0 := procCPU(t, p.Pid())
+		c0 := procCPU(t, child)
 		time.Sleep(d)
-		return float64(procCPU(t, p.Pid())-c0) / float64(d)
+		return float64(procCPU(t, child)-c0) / float64(d)
 	}
 	free := usage(500 * time.Millisecond)
 	lim, err := p.LimitCPU(5)
@@ -314,8 +324,10 @@ func TestLimitCPU(t *testing.T) {
 	if err := lim.Remove(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := procCgroup(hier, p.Pid()); got != before {
-		t.Errorf("after Remove the process is in %s, want %s", got, before)
+	for _, pid := range []int{p.Pid(), child} {
+		if got, _ := procCgroup(hier, pid); got != before {
+			t.Errorf("after Remove process %d is in %s, want %s", pid, got, before)
+		}
 	}
 	if exists(lim.Dir()) {
 		t.Errorf("Remove left %s", lim.Dir())
