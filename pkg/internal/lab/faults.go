@@ -97,16 +97,16 @@ func (h *Host) Flap(ctx context.Context, period, d time.Duration) (*Flapping, er
 		case <-fctx.Done():
 		}
 	}()
-	go f.run(fctx, period/2)
+	go f.run(fctx, period/2, time.Now().Add(d))
 	return f, nil
 }
 
-func (f *Flapping) run(ctx context.Context, half time.Duration) {
+func (f *Flapping) run(ctx context.Context, half time.Duration, end time.Time) {
 	defer close(f.done)
 	defer f.untrack()
 	next := time.Now()
 	down := true
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && next.Before(end) {
 		var err error
 		cmd, ccancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		if down {

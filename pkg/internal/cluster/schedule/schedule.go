@@ -53,8 +53,9 @@ const (
 	// FaultPause stalls one daemon (SIGSTOP) and resumes it (SIGCONT) when
 	// the fault ends: a VM paused for live migration, a long pause.
 	FaultPause FaultKind = "pause"
-	// FaultFlapping makes one node's switch port go down and up every
-	// Fault.Period for the fault's duration: a bad cable or transceiver.
+	// FaultFlapping makes one node's switch port go down and up (down half
+	// of Fault.Period, up the other half) for the fault's duration: a bad
+	// cable or transceiver.
 	FaultFlapping FaultKind = "flapping"
 	// FaultStarve caps one daemon at Fault.Percent of a CPU (a cgroup
 	// quota) for the fault's duration: an overloaded host.
@@ -75,8 +76,8 @@ var FaultKinds = []FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, Faul
 // Parameters of the faults that have some.
 const (
 	// FlappingPeriod is a flapping port's period: down half of it, up the
-	// other half (issue 11's 1 s).
-	FlappingPeriod = time.Second
+	// other half (issue 11's port going down and up every second).
+	FlappingPeriod = 2 * time.Second
 	// StarvePercent is a starved daemon's share of one CPU.
 	StarvePercent = 2
 	// LossPercent is a lossy node's share of IP packets dropped each way.

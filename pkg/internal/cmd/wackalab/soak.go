@@ -55,8 +55,8 @@ const soakHelp = `DESCRIPTION
       quorum-isolate  every node cut off from the gossip port; 3-10 s
       pause           one daemon stalled (SIGSTOP), resumed (SIGCONT) after
                       1-6 s: a VM paused for live migration
-      flapping        one node's switch port down and up every second
-                      (carrier lost half of the time) for 5-20 s
+      flapping        one node's switch port down for a second, up for a
+                      second, and so on, for 5-20 s
       starve          one daemon limited to 2 % of a CPU (a cgroup quota)
                       for 5-20 s
       loss            10 % of one node's IP packets dropped at random, each
