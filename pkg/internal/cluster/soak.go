@@ -560,7 +560,7 @@ func (r *soakRun) inject(ctx context.Context, f schedule.Fault) error {
 			r.flappings[f.ID] = fl
 			r.chk.SetCondition(now(), n.Name, checker.Flapping, true)
 		}
-		r.line(f, "switch port flapping every %v for %v", f.Period, f.Duration)
+		r.line(f, "switch port down %v, up %v, and so on for %v", f.Period/2, f.Period/2, f.Duration)
 	case schedule.FaultStarve:
 		for _, n := range nodes {
 			if !n.Running() {

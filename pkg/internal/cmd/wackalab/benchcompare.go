@@ -23,7 +23,7 @@ import (
 func init() {
 	register(&command{
 		Name:    "bench-compare",
-		Args:    "[-runs N] [-tools LIST] [-scenarios crash,graceful,partition] [-partition D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
+		Args:    "[-runs N] [-tools LIST] [-scenarios crash,graceful,partition,stall,flap,starve,cut,loss] [-partition D] [-stall D] [-flap D] [-starve D] [-cut D] [-loss D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
 		Summary: "failover side by side with keepalived and ucarp: outage, takeover, split brain",
 		Help:    benchCompareHelp,
 		Run:     runBenchCompare,
@@ -46,6 +46,9 @@ const benchCompareHelp = `DESCRIPTION
       keepalived-min   keepalived (VRRPv3), advert_int of -keepalived-min
                        (default 10ms: 0.01, the smallest keepalived accepts)
       ucarp-1          ucarp, advbase 1 (its smallest: whole seconds only)
+      wackamole-lan-rt, wackamole-fast-rt
+                       wackamole with realtime = true (not in the default
+                       list)
 
     keepalived and ucarp are set up the standard way to share N VIPs over N
     nodes: one VRRP/CARP instance per VIP, node K preferred for VIP K.
@@ -71,6 +74,22 @@ const benchCompareHelp = `DESCRIPTION
                  the client still reaches every node; then healed. The cut
                  is made with nftables on the lab's bridge, not on the node,
                  because ucarp's libpcap sockets bypass a node's firewall.
+    Fault scenarios (not in the default list; issue 11), on the owner too:
+      stall      its daemons stopped (SIGSTOP) for -stall (3s), then
+                 continued: a VM paused for live migration
+      flap       its switch port down 1 s, up 1 s, for -flap (20s)
+      starve     its daemons capped at 2 % of a CPU (a cgroup quota) for
+                 -starve (20s)
+      cut        the path between it and the next node cut at the switch
+                 (no IP between them, ARP flowing, both reach the others
+                 and the client) for -cut (20s)
+      loss       10 % of every node's IP packets dropped at random, each
+                 way, for -loss (60s); nftables on the nodes, which ucarp's
+                 libpcap sockets bypass
+    A fault run measures, from the fault until 5 s after it, the
+    ownership changes of the VIP (every time a node started to hold it),
+    the client's longest outage, the time two nodes or more held it, and
+    the time the client went without replies after the fault ended.
 
     Per run it records the client-visible outage (the longest time without
     an echo reply), the takeover time (from the fault until another node
@@ -93,6 +112,9 @@ OPTIONS
     -scenarios LIST      comma-separated (default crash,graceful,partition)
     -partition D         how long a partition lasts (default 8s; longer than
                          every tool's takeover, about 3.6 s for keepalived-1)
+    -stall, -flap, -starve, -cut, -loss D
+                         how long each fault scenario lasts (defaults 3s,
+                         20s, 20s, 20s, 60s)
     -keepalived-min D    advert_int of keepalived-min (default 10ms; 10ms
                          to 1s in steps of 10ms)
     -prefix P            namespace prefix: tool number I runs in namespaces
@@ -117,6 +139,7 @@ type compareConfig struct {
 	Tools     []compareTool
 	Scenarios []compareScenario
 	Hold      time.Duration
+	Faults    compareFaultLengths
 	Settle    time.Duration
 	Prefix    string
 	Out       string
@@ -130,6 +153,12 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 	tools := fs.String("tools", defaultCompareTools, "")
 	scenarios := fs.String("scenarios", "crash,graceful,partition", "")
 	hold := fs.Duration("partition", 8*time.Second, "")
+	fl := defaultFaultLengths()
+	fs.DurationVar(&fl.Stall, "stall", fl.Stall, "")
+	fs.DurationVar(&fl.Flap, "flap", fl.Flap, "")
+	fs.DurationVar(&fl.Starve, "starve", fl.Starve, "")
+	fs.DurationVar(&fl.Cut, "cut", fl.Cut, "")
+	fs.DurationVar(&fl.Loss, "loss", fl.Loss, "")
 	kaMin := fs.Duration("keepalived-min", 10*time.Millisecond, "")
 	prefix := fs.String("prefix", "", "")
 	out := fs.String("out", "", "")
@@ -140,12 +169,20 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 	if fs.NArg() > 0 {
 		return compareConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := compareConfig{Runs: *runs, Hold: *hold, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose}
+	cfg := compareConfig{Runs: *runs, Hold: *hold, Faults: fl, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose}
 	if cfg.Runs < 1 {
 		return cfg, fmt.Errorf("-runs %d: want at least 1", cfg.Runs)
 	}
 	if cfg.Hold < time.Second {
 		return cfg, fmt.Errorf("-partition %v: want at least 1s", cfg.Hold)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"stall", fl.Stall}, {"starve", fl.Starve}, {"cut", fl.Cut}, {"loss", fl.Loss}, {"flap", fl.Flap}} {
+		if f.d < time.Second || f.name == "flap" && f.d < compareFlapPeriod {
+			return cfg, fmt.Errorf("-%s %v: want at least 1s (flap: %v)", f.name, f.d, compareFlapPeriod)
+		}
 	}
 	if *kaMin < 10*time.Millisecond || *kaMin > time.Second || *kaMin%(10*time.Millisecond) != 0 {
 		return cfg, fmt.Errorf("-keepalived-min %v: want 10ms to 1s in steps of 10ms", *kaMin)
@@ -230,6 +267,7 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 		Date:      time.Now(),
 		Runs:      cfg.Runs,
 		Hold:      cfg.Hold,
+		Faults:    cfg.Faults,
 		Tools:     cfg.Tools,
 		Scenarios: cfg.Scenarios,
 		Versions:  compareVersions(ctx, cfg.Tools, wackamole),
@@ -247,7 +285,7 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
 			continue
 		}
-		results, err := runCompareTool(ctx, c, t.Name, compareOpts{Runs: cfg.Runs, Scenarios: cfg.Scenarios, Hold: cfg.Hold, Settle: cfg.Settle, Dir: dir, Out: progress, Verbose: cfg.Verbose})
+		results, err := runCompareTool(ctx, c, t.Name, compareOpts{Runs: cfg.Runs, Scenarios: cfg.Scenarios, Hold: cfg.Hold, Faults: cfg.Faults, Settle: cfg.Settle, Dir: dir, Out: progress, Verbose: cfg.Verbose})
 		rep.Results = append(rep.Results, results...)
 		failed := err != nil
 		for _, r := range results {
@@ -286,7 +324,9 @@ func checkCompareDeps(cfg compareConfig) error {
 			need = append(need, t.Command)
 		}
 	}
-	if slices.Contains(cfg.Scenarios, comparePartition) {
+	if slices.ContainsFunc(cfg.Scenarios, func(s compareScenario) bool {
+		return s == comparePartition || s == compareCut || s == compareLoss
+	}) {
 		need = append(need, "nft")
 	}
 	var missing []string
