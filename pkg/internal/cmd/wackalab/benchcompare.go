@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -23,7 +24,7 @@ import (
 func init() {
 	register(&command{
 		Name:    "bench-compare",
-		Args:    "[-runs N] [-tools LIST] [-scenarios crash,graceful,partition,stall,flap,starve,cut,loss] [-partition D] [-stall D] [-flap D] [-starve D] [-cut D] [-loss D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
+		Args:    "[-runs N] [-tools LIST] [-scenarios crash,graceful,partition,stall,flap,starve,cut,loss] [-partition D] [-stall D] [-flap D] [-starve D] [-cut D] [-loss D] [-keepalived-min D] [-wackamole BIN] [-prefix P] [-out FILE] [-v]",
 		Summary: "failover side by side with keepalived and ucarp: outage, takeover, split brain",
 		Help:    benchCompareHelp,
 		Run:     runBenchCompare,
@@ -120,6 +121,9 @@ OPTIONS
     -prefix P            namespace prefix: tool number I runs in namespaces
                          PI-br, PI-cl, PI-n1, ... (default "wk" and 6 random
                          hex digits)
+    -wackamole BIN       measure the prebuilt daemon BIN instead of building
+                         this tree's (an older release, for before/after
+                         figures; its version is in the table)
     -out FILE            also write the table to FILE
     -v                   print every change of holders during each run,
                          in milliseconds from the fault
@@ -144,6 +148,8 @@ type compareConfig struct {
 	Prefix    string
 	Out       string
 	Verbose   bool
+	// Wackamole is a prebuilt daemon to measure instead of this tree's.
+	Wackamole string
 }
 
 func parseCompareArgs(args []string) (compareConfig, error) {
@@ -163,6 +169,7 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 	prefix := fs.String("prefix", "", "")
 	out := fs.String("out", "", "")
 	verbose := fs.Bool("v", false, "")
+	prebuilt := fs.String("wackamole", "", "")
 	if err := fs.Parse(args); err != nil {
 		return compareConfig{}, err
 	}
@@ -170,6 +177,16 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 		return compareConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	cfg := compareConfig{Runs: *runs, Hold: *hold, Faults: fl, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose}
+	if *prebuilt != "" {
+		abs, err := filepath.Abs(*prebuilt)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("-wackamole %q: %v", *prebuilt, err)
+		}
+		cfg.Wackamole = abs
+	}
 	if cfg.Runs < 1 {
 		return cfg, fmt.Errorf("-runs %d: want at least 1", cfg.Runs)
 	}
@@ -256,7 +273,10 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 	}
 	defer os.RemoveAll(dir)
 	var wackamole string
-	if slices.ContainsFunc(cfg.Tools, func(t compareTool) bool { return t.Kind == "wackamole" }) {
+	switch {
+	case cfg.Wackamole != "":
+		wackamole = cfg.Wackamole
+	case slices.ContainsFunc(cfg.Tools, func(t compareTool) bool { return t.Kind == "wackamole" }):
 		bins, err := buildTools(ctx, dir, "cmd/wackamole")
 		if err != nil {
 			return compareReport{}, err
