@@ -101,7 +101,20 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 	a.announceDue(now)
 	a.publish(now)
 	a.setStatus(dec, plan, waiting, now)
-	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next)
+	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next, a.nextReclaim())
+}
+
+// nextReclaim is when claimShared may claim a shared VIP again (zero for
+// none): the loser of the contest waits for that claim, so the loop must
+// wake up for it rather than on some unrelated event.
+func (a *Agent) nextReclaim() time.Time {
+	var next time.Time
+	for name := range a.shared {
+		if last, ok := a.reclaimed[name]; ok {
+			next = earliest(next, last.Add(defendInterval))
+		}
+	}
+	return next
 }
 
 // local is this node's own state for the policy.
