@@ -9,17 +9,20 @@ package e2e
 // points.
 //
 // Each test failed on the daemon of 6964af2 (run them against a prebuilt
-// daemon with WACKAMOLE_E2E_DAEMON, see main_test.go).
+// daemon with WACKAMOLE_E2E_DAEMON, see main_test.go), except the lossy
+// LAN with fast at 10 %, which it handled too; each says how.
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wackamole/wackamole/internal/testenv"
 	"github.com/wackamole/wackamole/pkg/internal/cluster"
 	"github.com/wackamole/wackamole/pkg/internal/lab"
 	"github.com/wackamole/wackamole/vip"
@@ -359,8 +362,11 @@ func TestFlappingPort(t *testing.T) {
 // not starved, so nothing moves. The same without realtime is measured and
 // reported: there the daemon's heartbeat thread shares the quota.
 //
-// On 6964af2 (which knows no realtime key: its daemon refuses to start with
-// it) the VIPs moved 3 to 6 times in 20 s, with outages and two holders.
+// On 6964af2, which knows no realtime key, the daemons refuse to start
+// with it: the realtime case fails at its start. Without realtime its VIP
+// moved 18 times in 20 s (this tree: 13; the starved node's heartbeats
+// are late, so the others take its VIP, whatever it does about its own
+// lateness).
 func TestCPUStarvedOwner(t *testing.T) {
 	for _, c := range []struct {
 		name, extra string
@@ -370,8 +376,13 @@ func TestCPUStarvedOwner(t *testing.T) {
 		{"ordinary", "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			testenv.RequireNetns(t, "nft")
 			if _, err := lab.CPUController(); err != nil {
-				t.Fatal(err)
+				// The machines CI runs on have one: never skip there.
+				if os.Getenv(testenv.E2EEnv) == "1" {
+					t.Fatalf("%v (%s=1, so this is a failure)", err, testenv.E2EEnv)
+				}
+				t.Skipf("%v (set %s=1 to fail instead)", err, testenv.E2EEnv)
 			}
 			r := newFaultRig(t, "fast", c.extra)
 			o := r.owner(0)
@@ -406,8 +417,8 @@ func TestCPUStarvedOwner(t *testing.T) {
 // "unreachable from here" for the other, not failed: no VIP moves, and no
 // VIP is ever on two nodes.
 //
-// On 6964af2 each of n1 and n2 declared the other failed and took its VIP:
-// two VIPs had two holders for the whole cut.
+// On 6964af2 n2 declared n1 failed and took its VIP, which then had two
+// holders for the whole cut (19 s).
 func TestCutPathBetweenTwoMembers(t *testing.T) {
 	r := newFaultRig(t, "lan", "")
 	n1, n2 := r.c.Nodes[0], r.c.Nodes[1]
