@@ -650,9 +650,7 @@ func (r *soakRun) undo(ctx context.Context, f schedule.Fault) error {
 		what = "healed"
 	case schedule.FaultPause:
 		for _, n := range nodes {
-			if r.chk.Daemon(n.Name) == checker.DaemonRunning {
-				r.chk.SetCondition(now(), n.Name, checker.Paused, false)
-			}
+			r.chk.SetCondition(now(), n.Name, checker.Paused, false)
 			if p := n.Process(); p != nil && !p.Exited() {
 				if err := p.Resume(); err != nil {
 					return err
