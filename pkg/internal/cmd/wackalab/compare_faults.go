@@ -80,31 +80,28 @@ func (l compareFaultLengths) of(s compareScenario) time.Duration {
 	return 0
 }
 
-// faultFigures are what a fault run measures of the VIP under test, from
-// the start of the fault until compareFaultSettle after its end.
+// faultFigures are what a fault run measures, from the start of the fault
+// until compareFaultSettle after its end: of every VIP, since a fault on
+// one node (a cut path) may move another node's VIP; of the client's
+// probes of the VIP under test.
 type faultFigures struct {
-	// Moves counts the ownership changes: every time a node started to
-	// hold the VIP.
+	// Moves counts the ownership changes of every VIP: every time a node
+	// started to hold one.
 	Moves int
-	// TwoHolders is the total time the VIP was on two nodes or more.
+	// TwoHolders is the time VIPs were on two nodes or more, summed over
+	// the VIPs.
 	TwoHolders time.Duration
 	// DarkAfter is the time the client went without replies after the
 	// fault ended (gaps longer than 3 probe intervals, from the end on).
 	DarkAfter time.Duration
 }
 
-// analyzeFault derives the figures from the holder samples of VIP vi and
-// the prober's gaps; the fault ran from start to end, the watch ended at
-// stop.
-func analyzeFault(samples []holderSample, vi int, gaps []lab.Gap, start, end, stop time.Time) faultFigures {
+// analyzeFault derives the figures from the holder samples and the
+// prober's gaps; the fault ran from start to end, the watch ended at stop.
+func analyzeFault(samples []holderSample, gaps []lab.Gap, start, end, stop time.Time) faultFigures {
 	var f faultFigures
-	var prev holderSet
-	havePrev := false
+	var prev []holderSet
 	for i, s := range samples {
-		if vi >= len(s.Holders) {
-			continue
-		}
-		h := s.Holders[vi]
 		next := stop
 		if i+1 < len(samples) {
 			next = samples[i+1].At
@@ -116,13 +113,15 @@ func analyzeFault(samples []holderSample, vi int, gaps []lab.Gap, start, end, st
 		if to.After(stop) {
 			to = stop
 		}
-		if h.count() >= 2 && to.After(from) {
-			f.TwoHolders += to.Sub(from)
+		for vi, h := range s.Holders {
+			if h.count() >= 2 && to.After(from) {
+				f.TwoHolders += to.Sub(from)
+			}
+			if prev != nil && vi < len(prev) && !s.At.Before(start) && !s.At.After(stop) {
+				f.Moves += (h &^ prev[vi]).count()
+			}
 		}
-		if havePrev && !s.At.Before(start) && !s.At.After(stop) {
-			f.Moves += (h &^ prev).count()
-		}
-		prev, havePrev = h, true
+		prev = s.Holders
 	}
 	for _, g := range gaps {
 		from, to := g.Start, g.End
@@ -206,7 +205,7 @@ func measureFault(ctx context.Context, c compareSystem, s compareScenario, v net
 		r.Err = fmt.Errorf("no holder poll succeeded: %v", wr.LastErr)
 	}
 	r.Outage, r.Lost, r.Sent = pr.MaxGap, pr.Lost(), pr.Sent
-	r.Faulted = analyzeFault(wr.Samples, vi, pr.Gaps, start, end, wr.End)
+	r.Faulted = analyzeFault(wr.Samples, pr.Gaps, start, end, wr.End)
 	r.fault = compareFault{Scenario: s, VIP: vi, Owner: owner, At: start, Healed: end}
 	r.samples, r.vips = wr.Samples, c.VIPs()
 	r.PollGap = wr.MaxPollGap

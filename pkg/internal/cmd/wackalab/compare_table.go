@@ -235,11 +235,12 @@ func (rep compareReport) format() string {
 		tw.Flush()
 		fl := rep.Faults
 		fmt.Fprintf(&b, `
-  ownership     every time a node started to hold the VIP (one per run,
-  changes       in run order)
+  ownership     every time a node started to hold a VIP, any VIP (one
+  changes       figure per run, in run order)
   longest       the longest time the client went without an echo reply
-  outage
-  two holders   the time two nodes or more held the VIP
+  outage        from the VIP under test
+  two holders   the time two nodes or more held a VIP, summed over the
+                VIPs
   dark after    the time the client went without replies after the fault
                 ended
   stall   its daemons stopped (SIGSTOP) for %v, then continued

@@ -395,14 +395,22 @@ func TestAnalyzeFault(t *testing.T) {
 		6000, []holderSet{n1, n2, n3}, // and back
 	)
 	gaps := []lab.Gap{{Start: at(900), End: at(1000)}, {Start: at(3050), End: at(3400)}}
-	got := analyzeFault(samples, 0, gaps, at(0), at(3000), at(8000))
+	got := analyzeFault(samples, gaps, at(0), at(3000), at(8000))
 	want := faultFigures{Moves: 3, TwoHolders: 2120 * time.Millisecond, DarkAfter: 350 * time.Millisecond}
 	if got != want {
 		t.Errorf("analyzeFault = %+v, want %+v", got, want)
 	}
-	// The VIP before the fault and other VIPs do not count.
-	if got := analyzeFault(samples, 1, nil, at(0), at(3000), at(8000)); got != (faultFigures{}) {
-		t.Errorf("VIP 1: %+v", got)
+	// Every VIP counts (a cut path moves another node's VIP), and nothing
+	// before the fault.
+	samples = samplesAt(t0,
+		-500, []holderSet{n1, n2 | n3, n3}, // before the fault: not counted
+		0, []holderSet{n1, n2, n3},
+		1000, []holderSet{n1 | n3, n2, n3 | n1},
+		2000, []holderSet{n1, n2, n3},
+	)
+	got = analyzeFault(samples, nil, at(0), at(3000), at(8000))
+	if want := (faultFigures{Moves: 2, TwoHolders: 2 * time.Second}); got != want {
+		t.Errorf("every VIP: %+v, want %+v", got, want)
 	}
 }
 
