@@ -187,15 +187,20 @@ func (rep compareReport) format() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Failover comparison, 3 nodes sharing 3 VIPs, client ping every 10 ms, %d run(s) per row (%s)\n\n",
 		rep.Runs, rep.Date.UTC().Format("2006-01-02 15:04 MST"))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "tool\tscenario\truns\toutage ms\ttakeover ms\tlost probes\tbrief overlap ms\tsplit brain")
 	var errs []string
-	var faultRows []compareRow
+	var failRows, faultRows []compareRow
 	for _, row := range rep.rows() {
 		if row.Scenario.isFault() {
 			faultRows = append(faultRows, row)
-			continue
+		} else {
+			failRows = append(failRows, row)
 		}
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if len(failRows) > 0 {
+		fmt.Fprintln(tw, "tool\tscenario\truns\toutage ms\ttakeover ms\tlost probes\tbrief overlap ms\tsplit brain")
+	}
+	for _, row := range failRows {
 		runs := fmt.Sprint(row.OK)
 		if row.OK != row.Total {
 			runs = fmt.Sprintf("%d/%d", row.OK, row.Total)
