@@ -290,7 +290,7 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 		Faults:    cfg.Faults,
 		Tools:     cfg.Tools,
 		Scenarios: cfg.Scenarios,
-		Versions:  compareVersions(ctx, cfg.Tools, wackamole),
+		Versions:  compareVersions(ctx, cfg.Tools, wackamole, cfg.Wackamole != ""),
 	}
 	loadBefore := loadAverages()
 	var errs []error
@@ -362,7 +362,7 @@ func checkCompareDeps(cfg compareConfig) error {
 }
 
 // compareVersions describes the programs compared: one line each.
-func compareVersions(ctx context.Context, tools []compareTool, wackamole string) []string {
+func compareVersions(ctx context.Context, tools []compareTool, wackamole string, prebuilt bool) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range tools {
@@ -372,7 +372,12 @@ func compareVersions(ctx context.Context, tools []compareTool, wackamole string)
 		seen[t.Kind] = true
 		switch t.Kind {
 		case "wackamole":
-			out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole))
+			if prebuilt {
+				// Not this tree: only what the binary says of itself.
+				out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole, false)+", prebuilt "+wackamole)
+				continue
+			}
+			out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole, true))
 		case "keepalived":
 			out = append(out, "keepalived: "+firstNonEmptyLine(commandOutput(ctx, "keepalived", "--version"))+debVersion(ctx, "keepalived"))
 		case "ucarp":
@@ -385,7 +390,7 @@ func compareVersions(ctx context.Context, tools []compareTool, wackamole string)
 // wackamoleVersion is the binary's --version and the commit it was built
 // from: the one go build stamped, or else (builds with -buildvcs=false)
 // what git says of the source tree.
-func wackamoleVersion(ctx context.Context, bin string) string {
+func wackamoleVersion(ctx context.Context, bin string, thisTree bool) string {
 	v := strings.TrimSpace(strings.TrimPrefix(firstNonEmptyLine(commandOutput(ctx, bin, "--version")), "wackamole"))
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
@@ -409,7 +414,7 @@ func wackamoleVersion(ctx context.Context, bin string) string {
 		if modified == "true" {
 			v += " with uncommitted changes"
 		}
-	default:
+	case thisTree:
 		if desc := gitDescribe(ctx); desc != "" {
 			v += ", source tree at " + desc + " (git describe --always --dirty)"
 		}
