@@ -168,12 +168,16 @@ type Agent struct {
 	// standby are VIPs bound here but not held (this node is their
 	// planned successor, or they linger after a hand-over, until
 	// lingering's time); routes is what the router was last given.
-	router      Router
-	tieBreaker  TieBreaker
-	all         bool
-	standby     map[string]bool
-	lingering   map[string]time.Time
-	routes      []Route
+	router     Router
+	tieBreaker TieBreaker
+	all        bool
+	standby    map[string]bool
+	lingering  map[string]time.Time
+	routes     []Route
+	// recovering is the last round's Decision.Recovering: the first round
+	// after a stall gives the last word on what this node owns (see
+	// Agent.endRecovery).
+	recovering  bool
 	lastAlive   []string // alive member names at the last round, for re-announcing
 	lastMeta    []byte
 	refresh     period // arp.refresh

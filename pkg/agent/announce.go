@@ -24,10 +24,14 @@ var unicastReasons = map[string]bool{"acquired": true, "restored": true}
 
 // schedule announces a VIP now and n-1 more times, ARP.Interval apart.
 // Repeats spaced over more than a second beat receivers' ARP locktime; a
-// series already pending is extended, never shortened.
+// series already pending is extended, never shortened. A VIP this node is
+// handing over is never announced (whatever the reason: a membership
+// change, a refresh): that would pull its clients back to a node about to
+// let go, after the new owner's announcements, and keep them there until
+// their neighbour entries fail.
 func (a *Agent) schedule(name string, n int, why string, now time.Time) {
-	if n < 1 || !a.held[name] || a.announcer == nil {
-		return // nothing to announce, or nothing to announce it with (bgp mode)
+	if n < 1 || !a.held[name] || a.leaving[name] || a.announcer == nil {
+		return // nothing to announce, being handed over, or nothing to announce it with (bgp mode)
 	}
 	if p, ok := a.announces[name]; ok {
 		p.next = now

@@ -100,6 +100,9 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 	a.plan = plan
 	var reclaimAt time.Time
 	if !dec.Recovering && !a.all {
+		if a.recovering {
+			a.endRecovery(plan)
+		}
 		a.recordHandovers(plan, view)
 		reclaimAt = a.claimShared(plan, now)
 		a.noticeMembership(view, now)
@@ -108,6 +111,7 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 		a.routeRound(dec, plan, now)
 	}
 
+	a.recovering = dec.Recovering
 	a.announceDue(now)
 	a.publish(now)
 	a.setStatus(dec, plan, waiting, now)
@@ -215,8 +219,11 @@ func (a *Agent) claimShared(plan vip.Plan, now time.Time) (next time.Time) {
 			delete(a.shared, name)
 			delete(a.reclaimed, name)
 			if owned {
+				// Twice, ARP.Interval apart: a client that took the
+				// other's announcement less than its lock time (1 s on
+				// Linux) ago ignores the first.
 				a.log.Info("the other holder let go: announcing once more", "vip", name)
-				a.schedule(name, 1, "last word", now)
+				a.schedule(name, 2, "last word", now)
 			}
 		}
 	}
@@ -224,6 +231,20 @@ func (a *Agent) claimShared(plan vip.Plan, now time.Time) (next time.Time) {
 		a.reclaim()
 	}
 	return next
+}
+
+// endRecovery runs in the first round after this node recovered from a
+// stall. A contest over a VIP it owns may have begun and ended while it was
+// recovering (the other holder let go on seeing this node's claim or
+// announcement), so claimShared never saw two holders: every VIP it holds
+// and owns counts as shared, and gets the last word if nobody else holds
+// it any more, or is claimed again if somebody does.
+func (a *Agent) endRecovery(plan vip.Plan) {
+	for name := range a.held {
+		if as, ok := plan.Lookup(name); ok && as.Owner == a.cfg.NodeName && !a.leaving[name] {
+			a.shared[name] = true
+		}
+	}
 }
 
 // reclaim publishes this node's metadata again: the same claims, a newer

@@ -49,6 +49,10 @@ type Options struct {
 	Quorum int
 	// Extra is appended to every node's configuration (TOML).
 	Extra string
+	// Prefer makes VIP i prefer node PreferredNode(i, Nodes) ("vip-01"
+	// prefers "n1"), so that every node owns one VIP of its own when all
+	// are up, as with keepalived's rotated priorities.
+	Prefer bool
 	// IPv6 gives every VIP an IPv6 address too (VIP6), and the client an
 	// address in the same /64, so that it reaches them on the link.
 	IPv6 bool
@@ -370,6 +374,9 @@ func (c *Cluster) Config(n *Node, extra string) string {
 			addrs += fmt.Sprintf(", %q", netip.PrefixFrom(c.VIP6[i], 128).String())
 		}
 		fmt.Fprintf(&b, "\n[[vip]]\nname = %q\naddresses = [%s]\n", VIPName(i), addrs)
+		if c.opt.Prefer && len(c.Nodes) > 0 {
+			fmt.Fprintf(&b, "prefer = [%q]\n", fmt.Sprintf("n%d", PreferredNode(i, c.opt.Nodes)))
+		}
 	}
 	return b.String()
 }

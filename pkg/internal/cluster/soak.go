@@ -21,13 +21,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"github.com/wackamole/wackamole/pkg/control"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/checker"
 	"github.com/wackamole/wackamole/pkg/internal/cluster/schedule"
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
+
+// failureTimeouts are the timing profiles' failure timeouts, for the
+// checker.
+var failureTimeouts = map[string]time.Duration{"lan": time.Second, "fast": 150 * time.Millisecond, "wan": 5 * time.Second}
 
 // DefaultPoll is how often the runner reads every node's addresses.
 const DefaultPoll = 50 * time.Millisecond
@@ -52,6 +54,10 @@ type SoakOptions struct {
 	// StopTimeout bounds a graceful stop (default the daemons' drain
 	// timeout, 5 s, plus 10 s).
 	StopTimeout time.Duration
+	// ProbeInterval is how often the client pings every VIP (default
+	// 50 ms), so that its neighbour entries exist for the black-hole
+	// invariant.
+	ProbeInterval time.Duration
 	// Progress, if set, receives one line per fault, per violation as it
 	// is found, and a status line every minute; one call at a time.
 	Progress func(line string)
@@ -70,6 +76,8 @@ type SoakReport struct {
 	ReadErrors int
 	// Restarts counts daemons restarted after dying unexpectedly.
 	Restarts int
+	// Probes are what the client saw of each VIP, pinging it all along.
+	Probes []lab.Result
 	// Dumps are the files, in the cluster's directory, holding every
 	// daemon's own view (its control-socket status) taken when a violation
 	// was found or a graceful stop was slow.
@@ -108,6 +116,15 @@ func (r *SoakReport) Summary() string {
 	fmt.Fprintf(&b, "snapshots: %d (%d in converged periods), read errors %d, daemons restarted after dying %d\n", s.Snapshots, s.Converged, r.ReadErrors, r.Restarts)
 	fmt.Fprintf(&b, "longest VIP overlap on two nodes: %v during faults, %v in converged periods; acquisitions within the quorum lag: %d; longest settle after a change: %v\n",
 		s.MaxOverlap.Round(time.Millisecond), s.MaxOverlapConverged.Round(time.Millisecond), s.LagAcquisitions, s.MaxSettle.Round(time.Millisecond))
+	fmt.Fprintf(&b, "longest VIP unheld: %v, of which %v while a node could take it; client's neighbour entries checked in %d snapshots, longest on a non-holder %v\n",
+		s.MaxUnheld.Round(time.Millisecond), s.MaxDark.Round(time.Millisecond), s.NeighChecked, s.MaxMisdirected.Round(time.Millisecond))
+	if len(r.Probes) > 0 {
+		var parts []string
+		for _, p := range r.Probes {
+			parts = append(parts, fmt.Sprintf("%s %v (%d of %d lost)", p.Target, p.MaxGap.Round(time.Millisecond), p.Lost(), p.Sent))
+		}
+		fmt.Fprintf(&b, "client's longest gap per VIP: %s\n", strings.Join(parts, ", "))
+	}
 	for _, o := range s.LongestOverlaps {
 		fmt.Fprintf(&b, "  overlap: %s\n", o)
 	}
@@ -146,6 +163,9 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 	if opt.Progress == nil {
 		opt.Progress = func(string) {}
 	}
+	if opt.ProbeInterval <= 0 {
+		opt.ProbeInterval = 50 * time.Millisecond
+	}
 	rep := &SoakReport{Seed: opt.Seed, Injected: map[schedule.FaultKind]int{}, Start: time.Now()}
 	sched, err := schedule.New(schedule.Options{Nodes: len(c.Nodes), Length: opt.Duration, Seed: opt.Seed, Quiet: opt.Quiet, QuorumLoss: opt.QuorumLoss})
 	if err != nil {
@@ -171,16 +191,38 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 		return rep, err
 	}
 	defer reader.Close()
+	// The client talks to every VIP all along: its neighbour entries show
+	// where it sends each VIP's packets.
+	var probes []*lab.Prober
+	defer func() {
+		for _, p := range probes {
+			rep.Probes = append(rep.Probes, p.Stop())
+		}
+	}()
+	for _, v := range c.VIPs {
+		p, err := c.Lab.Client.Ping(ctx, v, opt.ProbeInterval)
+		if err != nil {
+			return rep, err
+		}
+		probes = append(probes, p)
+	}
+	macs := map[string]string{}
+	for _, n := range c.Nodes {
+		macs[n.Name] = n.Host.MAC.String()
+	}
 
 	r := &soakRun{
-		c:        c,
-		opt:      opt,
-		rep:      rep,
-		reader:   reader,
-		chk:      checker.New(checker.Options{Nodes: Names(c.Nodes...), VIPs: c.VIPs, Quorum: c.opt.Quorum, Quiet: opt.Quiet, Tolerance: opt.Tolerance, QuorumLag: opt.QuorumLag, MaxOverlap: opt.MaxOverlap}),
-		died:     make(chan *Node, 4*len(c.Nodes)),
-		termSent: map[*Node]time.Time{},
-		stop:     make(chan struct{}),
+		c:      c,
+		opt:    opt,
+		rep:    rep,
+		reader: reader,
+		chk: checker.New(checker.Options{Nodes: Names(c.Nodes...), VIPs: c.VIPs, Quorum: c.opt.Quorum, Quiet: opt.Quiet, Tolerance: opt.Tolerance, QuorumLag: opt.QuorumLag, MaxOverlap: opt.MaxOverlap,
+			FailureTimeout: failureTimeouts[c.opt.Timing], MACs: macs}),
+		died:      make(chan *Node, 4*len(c.Nodes)),
+		termSent:  map[*Node]time.Time{},
+		stop:      make(chan struct{}),
+		flappings: map[int]*lab.Flapping{},
+		limits:    map[int]*lab.CPULimit{},
 	}
 	r.start = time.Now()
 	rep.Start = r.start
@@ -219,6 +261,10 @@ type soakRun struct {
 	// died receives the nodes whose daemon exited unexpectedly.
 	died chan *Node
 	stop chan struct{} // closed at the end: the poller and watchers stop
+	// flappings and limits are the flapping ports and CPU limits of the
+	// faults under way, by fault ID.
+	flappings map[int]*lab.Flapping
+	limits    map[int]*lab.CPULimit
 
 	mu         sync.Mutex
 	termSent   map[*Node]time.Time
@@ -249,6 +295,10 @@ func (r *soakRun) poll() {
 		}
 		at := time.Now()
 		h, err := r.reader.read()
+		var nb map[netip.Addr]string
+		if err == nil {
+			nb, err = r.reader.neighbours()
+		}
 		if err != nil {
 			r.mu.Lock()
 			r.readErrors++
@@ -256,7 +306,7 @@ func (r *soakRun) poll() {
 			r.mu.Unlock()
 			continue
 		}
-		for _, v := range r.chk.Observe(checker.Snapshot{Time: at, Holders: h}) {
+		for _, v := range r.chk.Observe(checker.Snapshot{Time: at, Holders: h, Neigh: nb}) {
 			r.progress("VIOLATION %s", v)
 			r.dumpAsync(string(v.Kind))
 		}
@@ -489,6 +539,59 @@ func (r *soakRun) inject(ctx context.Context, f schedule.Fault) error {
 		}
 		r.chk.Isolate(now(), Names(nodes...)...)
 		r.line(f, "split from the other %d for %v", len(r.c.Nodes)-len(nodes), f.Duration)
+	case schedule.FaultPause:
+		for _, n := range nodes {
+			if !n.Running() {
+				r.line(f, "no daemon to pause")
+				return nil
+			}
+			if err := r.c.Pause(n); err != nil {
+				return err
+			}
+			r.chk.SetCondition(now(), n.Name, checker.Paused, true)
+		}
+		r.line(f, "daemon stalled (SIGSTOP) for %v", f.Duration)
+	case schedule.FaultFlapping:
+		for _, n := range nodes {
+			fl, err := r.c.Flap(ctx, n, f.Period, f.Duration)
+			if err != nil {
+				return err
+			}
+			r.flappings[f.ID] = fl
+			r.chk.SetCondition(now(), n.Name, checker.Flapping, true)
+		}
+		r.line(f, "switch port down %v, up %v, and so on for %v", f.Period/2, f.Period/2, f.Duration)
+	case schedule.FaultStarve:
+		for _, n := range nodes {
+			if !n.Running() {
+				r.line(f, "no daemon to starve")
+				return nil
+			}
+			lim, err := r.c.LimitCPU(n, float64(f.Percent))
+			if err != nil {
+				return err
+			}
+			r.limits[f.ID] = lim
+			r.chk.SetCondition(now(), n.Name, checker.Starved, true)
+		}
+		r.line(f, "daemon limited to %d%% of a CPU for %v", f.Percent, f.Duration)
+	case schedule.FaultLoss:
+		for _, n := range nodes {
+			if err := r.c.DropRandom(ctx, n, f.Percent); err != nil {
+				return err
+			}
+			r.chk.SetCondition(now(), n.Name, checker.Lossy, true)
+		}
+		r.line(f, "%d%% of IP packets lost each way for %v", f.Percent, f.Duration)
+	case schedule.FaultCut:
+		if len(nodes) != 2 {
+			return fmt.Errorf("a cut path needs 2 nodes, not %d", len(nodes))
+		}
+		if err := r.c.CutPath(ctx, nodes[0], nodes[1]); err != nil {
+			return err
+		}
+		r.chk.Cut(now(), nodes[0].Name, nodes[1].Name, true)
+		r.line(f, "path between them cut (both reach the others) for %v", f.Duration)
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
@@ -545,6 +648,54 @@ func (r *soakRun) undo(ctx context.Context, f schedule.Fault) error {
 			}
 		}
 		what = "healed"
+	case schedule.FaultPause:
+		for _, n := range nodes {
+			r.chk.SetCondition(now(), n.Name, checker.Paused, false)
+			if p := n.Process(); p != nil && !p.Exited() {
+				if err := p.Resume(); err != nil {
+					return err
+				}
+			}
+		}
+		what = "resumed (SIGCONT)"
+	case schedule.FaultFlapping:
+		for _, n := range nodes {
+			r.chk.SetCondition(now(), n.Name, checker.Flapping, false)
+		}
+		if fl := r.flappings[f.ID]; fl != nil {
+			delete(r.flappings, f.ID)
+			if err := fl.Stop(); err != nil {
+				return err
+			}
+			what = fmt.Sprintf("port up after %d flaps", fl.Flaps())
+		}
+	case schedule.FaultStarve:
+		for _, n := range nodes {
+			r.chk.SetCondition(now(), n.Name, checker.Starved, false)
+		}
+		if lim := r.limits[f.ID]; lim != nil {
+			delete(r.limits, f.ID)
+			if err := lim.Remove(); err != nil {
+				return err
+			}
+		}
+		what = "CPU limit lifted"
+	case schedule.FaultLoss:
+		for _, n := range nodes {
+			r.chk.SetCondition(now(), n.Name, checker.Lossy, false)
+			if err := n.Host.Heal(ctx); err != nil {
+				return err
+			}
+		}
+		what = "no more loss"
+	case schedule.FaultCut:
+		if len(nodes) == 2 {
+			r.chk.Cut(now(), nodes[0].Name, nodes[1].Name, false)
+			if err := r.c.HealPath(ctx, nodes[0], nodes[1]); err != nil {
+				return err
+			}
+		}
+		what = "path healed"
 	}
 	outcome := "ok"
 	if k := len(r.chk.Violations()) - before; k > 0 {
@@ -815,84 +966,4 @@ func LoadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-// addrReader reads every node's VIP addresses over netlink sockets opened
-// inside the nodes' namespaces: a dump per node costs microseconds, where
-// running ip(8) costs milliseconds and a process, which matters at 20
-// readings a second on a busy machine, and makes a reading of five nodes
-// close to one instant.
-type addrReader struct {
-	mu      sync.Mutex // the poller and the dumps read
-	names   []string
-	handles []*netlink.Handle
-	vips    []netip.Addr
-}
-
-func newAddrReader(c *Cluster) (*addrReader, error) {
-	r := &addrReader{vips: slices.Clone(c.VIPs)}
-	for _, n := range c.Nodes {
-		var h *netlink.Handle
-		err := n.Host.Do(func() error {
-			var err error
-			h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-			return err
-		})
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("cluster: netlink socket in %s: %w", n.Host.NS, err)
-		}
-		if err := h.SetSocketTimeout(2 * time.Second); err != nil {
-			h.Close()
-			r.Close()
-			return nil, fmt.Errorf("cluster: netlink socket in %s: %w", n.Host.NS, err)
-		}
-		r.names = append(r.names, n.Name)
-		r.handles = append(r.handles, h)
-	}
-	return r, nil
-}
-
-// Close closes the sockets, which otherwise keep the namespaces alive.
-func (r *addrReader) Close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, h := range r.handles {
-		h.Close()
-	}
-	r.handles = nil
-}
-
-// read returns the holders of every VIP, link down or not.
-func (r *addrReader) read() (map[netip.Addr][]string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[netip.Addr][]string, len(r.vips))
-	for _, v := range r.vips {
-		out[v] = nil
-	}
-	for i, h := range r.handles {
-		var addrs []netlink.Addr
-		var err error
-		for range 3 {
-			addrs, err = h.AddrList(nil, netlink.FAMILY_V4)
-			if !errors.Is(err, netlink.ErrDumpInterrupted) {
-				break
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cluster: addresses of %s: %w", r.names[i], err)
-		}
-		for _, a := range addrs {
-			ip, ok := netip.AddrFromSlice(a.IP)
-			if !ok {
-				continue
-			}
-			ip = ip.Unmap()
-			if hs, ok := out[ip]; ok && !slices.Contains(hs, r.names[i]) {
-				out[ip] = append(hs, r.names[i])
-			}
-		}
-	}
-	return out, nil
 }

@@ -29,6 +29,13 @@
 // reports the longest time the target went without answering: the outage a
 // client sees during a failover.
 //
+// Faults besides crashes and partitions: a process paused and resumed
+// (Process.Pause, SIGSTOP), a switch port that goes down or flaps
+// (Host.PortDown, Host.Flap), random loss of IP packets (Host.DropRandom),
+// the path between two hosts cut while both reach everybody else
+// (Lab.CutPath) and a CPU quota on a process (Process.LimitCPU, cgroups).
+// Close undoes every one of them.
+//
 // The package knows nothing about wackamole; it needs root, iproute2 and,
 // for partitions, nftables. Close removes every namespace and process a lab
 // made, and Sweep removes leftovers of a crashed run.

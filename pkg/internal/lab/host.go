@@ -357,8 +357,6 @@ func (h *Host) IsolateAll(ctx context.Context, except ...netip.Addr) error {
 	return nil
 }
 
-// Heal removes the isolation set by Isolate or IsolateAll. Healing a host
-// that is not isolated is not an error.
 // Silence drops every frame eth0 sends or receives, ARP included, while
 // its carrier stays up: the host is cut off from the segment as by a dead
 // switch port that the host cannot see (its VIPs stay on an interface that
@@ -374,8 +372,11 @@ func (h *Host) Silence(ctx context.Context) error {
 	return nil
 }
 
+// Heal removes the isolation set by Isolate or IsolateAll and the loss set
+// by DropRandom. Healing a host that is neither isolated nor lossy is not
+// an error.
 func (h *Host) Heal(ctx context.Context) error {
-	if err := h.nft(ctx, nftReset); err != nil {
+	if err := h.nft(ctx, nftReset+resetTable("inet", lossTable)); err != nil {
 		return fmt.Errorf("lab: %s: heal: %w", h.NS, err)
 	}
 	return nil

@@ -137,6 +137,8 @@ type Lab struct {
 	closers    map[int]func()
 	nextCloser int
 
+	cgroup labCgroup // CPU limits (cgroup.go)
+
 	closeOnce sync.Once
 	closeErr  error
 }

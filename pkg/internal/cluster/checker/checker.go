@@ -49,6 +49,24 @@ const (
 	// longest damping (30 s) plus slack. The balance is checked without
 	// it meanwhile.
 	DefaultDamping = 32 * time.Second
+	// DefaultFailureTimeout is the daemons' failure timeout ("lan").
+	DefaultFailureTimeout = time.Second
+	// DefaultUnheldSlack is what a VIP may stay unheld beyond the failure
+	// timeout before ViolationDark: the daemon's round after the timeout,
+	// the poll interval, and the scheduling delays of race-built daemons
+	// on a loaded 2-core machine (the measured crash takeover with lan is
+	// 0.8-1 s).
+	DefaultUnheldSlack = time.Second
+	// DefaultSettle is how long a node must have been a running, connected
+	// member of the majority, not stalled, starved or flapping, before it
+	// counts as able to take an unheld VIP: a restarted or healed group
+	// needs a few heartbeats, a join and a gossip round first.
+	DefaultSettle = 2 * time.Second
+	// DefaultBlackHoleAfter is how long after the last change of a VIP's
+	// holders (or the end of the last fault) the client's neighbour entry
+	// for it may still point at a node that does not hold it (issue 11:
+	// the new holder's gratuitous ARP fixes it at once).
+	DefaultBlackHoleAfter = time.Second
 )
 
 // ViolationKind names an invariant the soak test checks.
@@ -90,12 +108,25 @@ const (
 	// set: during faults the design lets a VIP sit on two nodes until one
 	// of them notices the other's announcement.
 	ViolationOverlap ViolationKind = "long-overlap"
+	// ViolationDark: a VIP is on no reachable node for longer than the
+	// failure timeout plus Options.UnheldSlack while a node with quorum is
+	// able to take it (eligible: a running, connected member of the
+	// majority for Options.Settle, not stalled, starved, flapping or
+	// possibly damped), faults or not. The clock starts when the VIP was
+	// last held or when such a node became eligible, whichever is later.
+	ViolationDark ViolationKind = "dark"
+	// ViolationBlackHole: with no fault active, the client's neighbour
+	// entry for a VIP (Snapshot.Neigh) points at no node that holds it
+	// (or at none) later than Options.BlackHoleAfter after the last change
+	// of its holders or the end of the last fault, for longer than the
+	// tolerance. Off without Options.MACs.
+	ViolationBlackHole ViolationKind = "black-hole"
 )
 
 // ViolationKinds lists every violation kind, in the order reports show them.
 var ViolationKinds = []ViolationKind{
 	ViolationDuplicate, ViolationUnheld, ViolationStray, ViolationUnbalanced, ViolationMinority,
-	ViolationLeftover, ViolationDied, ViolationStop, ViolationLog, ViolationOverlap,
+	ViolationLeftover, ViolationDied, ViolationStop, ViolationLog, ViolationOverlap, ViolationDark, ViolationBlackHole,
 }
 
 // Violation is one broken invariant.
@@ -181,6 +212,9 @@ type Snapshot struct {
 	// Holders maps every VIP to the nodes that have it on their interface,
 	// including nodes whose link is down (the checker knows which).
 	Holders map[netip.Addr][]string
+	// Neigh maps VIPs to the MAC the client's neighbour entry for them
+	// holds (VIPs without a resolved entry are missing); nil when not read.
+	Neigh map[netip.Addr]string
 }
 
 // Options configure a Checker.
@@ -193,7 +227,7 @@ type Options struct {
 	Quorum int
 	// Quiet is the convergence window T: the group counts as converged
 	// once no fault has been injected or undone (no model change) for
-	// Quiet. Default DefaultQuiet.
+	// Quiet, and no daemon is paused. Default DefaultQuiet.
 	Quiet time.Duration
 	// Tolerance is how long a converged group may break the converged
 	// invariants (duplicate, unheld, stray, unbalanced) before it is a
@@ -205,9 +239,22 @@ type Options struct {
 	// MaxOverlap, if positive, makes a VIP on two reachable nodes for
 	// longer than that a violation at any time (ViolationOverlap).
 	MaxOverlap time.Duration
-	// Damping is how long after a link of a node went down the node may
-	// be damped (see DefaultDamping); negative: never.
+	// Damping is how long after a link of a node went down (or stopped
+	// flapping) the node may be damped (see DefaultDamping); negative:
+	// never.
 	Damping time.Duration
+	// FailureTimeout is the daemons' failure timeout and UnheldSlack what
+	// may pass beyond it (ViolationDark). Defaults DefaultFailureTimeout
+	// and DefaultUnheldSlack.
+	FailureTimeout, UnheldSlack time.Duration
+	// Settle is how long a node must have been fit before it counts as
+	// able to take an unheld VIP (DefaultSettle).
+	Settle time.Duration
+	// MACs maps node names to their interfaces' MACs, for
+	// ViolationBlackHole (off without it); BlackHoleAfter is its grace
+	// (DefaultBlackHoleAfter).
+	MACs           map[string]string
+	BlackHoleAfter time.Duration
 }
 
 // Stats are what the checker saw besides violations.
@@ -227,6 +274,15 @@ type Stats struct {
 	// LagAcquisitions counts VIPs taken by a node within QuorumLag of
 	// being cut off (allowed, see DefaultQuorumLag).
 	LagAcquisitions int
+	// MaxDark is the longest a VIP was on no reachable node while a node
+	// able to take it was eligible (see ViolationDark), MaxUnheld the
+	// longest it was on none at all.
+	MaxDark, MaxUnheld time.Duration
+	// NeighChecked counts the snapshots in which the client's neighbour
+	// entries were checked (no fault active); MaxMisdirected is the
+	// longest an entry pointed at no holder then, grace included.
+	NeighChecked   int
+	MaxMisdirected time.Duration
 	// MaxSettle is the longest time from a model change to the first
 	// snapshot that met every converged invariant, over the changes
 	// followed by no other change before that. When it nears Quiet, Quiet
@@ -279,6 +335,18 @@ type Checker struct {
 	overlapReported map[netip.Addr]bool
 	violations      []Violation
 	stats           Stats
+	// cuts are the paths cut between two nodes (names in order).
+	cuts map[[2]string]bool
+	// unheld is when each VIP unheld now was last held (or first seen).
+	unheld       map[netip.Addr]time.Time
+	darkReported map[netip.Addr]bool
+	// holderChange is when each VIP's reachable holders last changed,
+	// lastHolders what they were; quietSince is when the last fault ended
+	// (zero while one is active).
+	holderChange map[netip.Addr]time.Time
+	lastHolders  map[netip.Addr][]string
+	quietSince   time.Time
+	misdirected  map[netip.Addr]*condition
 }
 
 type nodeModel struct {
@@ -291,6 +359,13 @@ type nodeModel struct {
 	leftover bool    // a leftover was reported for this Down period
 	// dampedUntil: the node may be damped for flapping until then.
 	dampedUntil time.Time
+	// The faults that leave the daemon running: stalled (SIGSTOP),
+	// starved of CPU, its port flapping, its packets lost at random.
+	paused, starved, flapping, lossy bool
+	// readySince is when the node last became fit to take VIPs: a running,
+	// connected member of the majority, neither stalled nor starved; zero
+	// while it is not.
+	readySince time.Time
 }
 
 // cutoff is one period of a node cut off from any majority.
@@ -329,6 +404,18 @@ func New(opt Options) *Checker {
 	if opt.Damping == 0 {
 		opt.Damping = DefaultDamping
 	}
+	if opt.FailureTimeout <= 0 {
+		opt.FailureTimeout = DefaultFailureTimeout
+	}
+	if opt.UnheldSlack <= 0 {
+		opt.UnheldSlack = DefaultUnheldSlack
+	}
+	if opt.Settle <= 0 {
+		opt.Settle = DefaultSettle
+	}
+	if opt.BlackHoleAfter <= 0 {
+		opt.BlackHoleAfter = DefaultBlackHoleAfter
+	}
 	c := &Checker{
 		opt:      opt,
 		nodes:    map[string]*nodeModel{},
@@ -337,17 +424,98 @@ func New(opt Options) *Checker {
 		overlaps: map[netip.Addr]*Overlap{},
 
 		overlapReported: map[netip.Addr]bool{},
+		cuts:            map[[2]string]bool{},
+		unheld:          map[netip.Addr]time.Time{},
+		darkReported:    map[netip.Addr]bool{},
+		holderChange:    map[netip.Addr]time.Time{},
+		lastHolders:     map[netip.Addr][]string{},
+		misdirected:     map[netip.Addr]*condition{},
 	}
 	for _, n := range opt.Nodes {
 		if _, dup := c.nodes[n]; dup {
 			continue
 		}
 		c.order = append(c.order, n)
-		c.nodes[n] = &nodeModel{linkUp: true}
+		c.nodes[n] = &nodeModel{linkUp: true, readySince: longAgo}
 	}
 	slices.SortFunc(c.vips, func(a, b netip.Addr) int { return a.Compare(b) })
 	c.vips = slices.Compact(c.vips)
+	c.quietSince = longAgo
 	return c
+}
+
+// longAgo stands for "since before the checker started": the group a
+// checker starts on is converged and has been quiet.
+var longAgo = time.Unix(0, 0)
+
+// A Condition is a fault that leaves a node's daemon running.
+type Condition uint8
+
+// Conditions (SetCondition).
+const (
+	// Paused: the daemon is stopped (SIGSTOP); its host still answers for
+	// its addresses.
+	Paused Condition = iota
+	// Starved: the daemon gets a small CPU quota.
+	Starved
+	// Flapping: the node's switch port goes down and up. It counts as
+	// cut off (its addresses unreachable, nothing to acquire) for the
+	// whole fault, and may be damped for Options.Damping after it.
+	Flapping
+	// Lossy: the node's packets are lost at random.
+	Lossy
+)
+
+// SetCondition records that cond began (on) or ended on node at t. Call it
+// once the fault is in place, and before undoing it.
+func (c *Checker) SetCondition(t time.Time, node string, cond Condition, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[node]
+	if n == nil {
+		return
+	}
+	c.changeLocked(t)
+	switch cond {
+	case Paused:
+		n.paused = on
+	case Starved:
+		n.starved = on
+	case Flapping:
+		if c.opt.Damping > 0 {
+			// Damped from the first flap until the penalty has decayed,
+			// counted from the last one.
+			n.dampedUntil = maxTime(n.dampedUntil, t.Add(c.opt.Damping))
+		}
+		n.flapping = on
+	case Lossy:
+		n.lossy = on
+	}
+	c.recompute(t)
+}
+
+// Cut records that the path between nodes a and b was cut (on) or restored
+// at t: both still reach every other node, so nobody leaves the majority.
+func (c *Checker) Cut(t time.Time, a, b string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b < a {
+		a, b = b, a
+	}
+	c.changeLocked(t)
+	if on {
+		c.cuts[[2]string{a, b}] = true
+	} else {
+		delete(c.cuts, [2]string{a, b})
+	}
+	c.recompute(t)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Change records that the world is about to change (a fault injected or
@@ -430,7 +598,7 @@ func (c *Checker) SetLink(t time.Time, node string, up bool) {
 	}
 	c.changeLocked(t)
 	if n.linkUp && !up && c.opt.Damping > 0 {
-		n.dampedUntil = t.Add(c.opt.Damping)
+		n.dampedUntil = maxTime(n.dampedUntil, t.Add(c.opt.Damping))
 	}
 	n.linkUp = up
 	c.recompute(t)
@@ -514,9 +682,40 @@ func keepLongest(list []Overlap, o Overlap) []Overlap {
 }
 
 // connected reports whether a node takes part in the group: its daemon runs
-// (or hands over) and its link is up.
+// (or hands over) and its link is up (not flapping).
 func (n *nodeModel) connected() bool {
-	return (n.daemon == DaemonRunning || n.daemon == DaemonStopping) && n.linkUp
+	return (n.daemon == DaemonRunning || n.daemon == DaemonStopping) && n.reachable()
+}
+
+// reachable reports whether clients reach what the node holds.
+func (n *nodeModel) reachable() bool { return n.linkUp && !n.flapping }
+
+// fit reports whether the node can take VIPs now, given the majority:
+// damping aside (see eligibleSince).
+func (n *nodeModel) fit(inMajority bool) bool {
+	return n.daemon == DaemonRunning && n.connected() && inMajority && !n.paused && !n.starved
+}
+
+// eligibleSince is when the node became able to take an unheld VIP: fit
+// for Settle and past any damping; zero if it is not fit.
+func (c *Checker) eligibleSince(n *nodeModel) time.Time {
+	if n.readySince.IsZero() {
+		return time.Time{}
+	}
+	return maxTime(n.readySince.Add(c.opt.Settle), n.dampedUntil)
+}
+
+// faultActive reports whether any fault is in place in the model.
+func (c *Checker) faultActive() bool {
+	if len(c.cuts) > 0 {
+		return true
+	}
+	for _, n := range c.nodes {
+		if n.daemon != DaemonRunning || !n.linkUp || n.group != 0 || n.paused || n.starved || n.flapping || n.lossy {
+			return true
+		}
+	}
+	return false
 }
 
 // majority returns the members of the side that has quorum, or nil.
@@ -557,6 +756,18 @@ func (c *Checker) recompute(t time.Time) {
 		case !cut:
 			n.cut = nil
 		}
+		switch fit := n.fit(maj[name]); {
+		case fit && n.readySince.IsZero():
+			n.readySince = t
+		case !fit:
+			n.readySince = time.Time{}
+		}
+	}
+	switch active := c.faultActive(); {
+	case active:
+		c.quietSince = time.Time{}
+	case c.quietSince.IsZero():
+		c.quietSince = t
 	}
 }
 
@@ -637,7 +848,11 @@ func (c *Checker) Observe(s Snapshot) []Violation {
 			delete(c.overlapReported, v)
 		}
 	}
-	converged := !s.Time.Before(c.lastChange.Add(c.opt.Quiet))
+	c.checkDark(s)
+	c.checkNeighbours(s)
+	// A stalled daemon cannot let go of what the others took meanwhile:
+	// the group converges only once it runs again.
+	converged := !s.Time.Before(c.lastChange.Add(c.opt.Quiet)) && !slices.ContainsFunc(c.order, func(n string) bool { return c.nodes[n].paused })
 	if converged {
 		c.stats.Converged++
 		for key, what := range current {
@@ -665,7 +880,7 @@ func (c *Checker) Observe(s Snapshot) []Violation {
 		c.stats.MaxSettle = max(c.stats.MaxSettle, s.Time.Sub(c.settleFrom))
 		c.settleFrom = time.Time{}
 	}
-	snap := Snapshot{Time: s.Time, Holders: cloneHolders(s.Holders)}
+	snap := Snapshot{Time: s.Time, Holders: cloneHolders(s.Holders), Neigh: maps.Clone(s.Neigh)}
 	c.last = &snap
 	return slices.Clone(c.violations[before:])
 }
@@ -674,11 +889,103 @@ func (c *Checker) Observe(s Snapshot) []Violation {
 func (c *Checker) reachable(holders []string) []string {
 	var out []string
 	for _, h := range holders {
-		if n := c.nodes[h]; n == nil || n.linkUp {
+		if n := c.nodes[h]; n == nil || n.reachable() {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// checkDark looks for VIPs unheld too long while a node could take them
+// (ViolationDark).
+func (c *Checker) checkDark(s Snapshot) {
+	// Since when some node has been able to take VIPs (zero: none now).
+	var able time.Time
+	for _, name := range c.order {
+		if e := c.eligibleSince(c.nodes[name]); !e.IsZero() && !e.After(s.Time) && (able.IsZero() || e.Before(able)) {
+			able = e
+		}
+	}
+	limit := c.opt.FailureTimeout + c.opt.UnheldSlack
+	for _, v := range c.vips {
+		if len(c.reachable(s.Holders[v])) > 0 {
+			delete(c.unheld, v)
+			delete(c.darkReported, v)
+			continue
+		}
+		since, ok := c.unheld[v]
+		if !ok {
+			since = s.Time
+			if c.last != nil {
+				since = c.last.Time // held at the last snapshot: unheld since about then
+			}
+			c.unheld[v] = since
+		}
+		c.stats.MaxUnheld = max(c.stats.MaxUnheld, s.Time.Sub(since))
+		if able.IsZero() {
+			continue
+		}
+		from := maxTime(since, able)
+		dark := s.Time.Sub(from)
+		c.stats.MaxDark = max(c.stats.MaxDark, dark)
+		if dark > limit && !c.darkReported[v] {
+			c.darkReported[v] = true
+			c.violate(Violation{Kind: ViolationDark, Time: s.Time, Since: from, VIP: v,
+				Detail:  fmt.Sprintf("held by no reachable node for longer than the failure timeout %v + %v while a node with quorum could take it", c.opt.FailureTimeout, c.opt.UnheldSlack),
+				Holders: s.Holders})
+		}
+	}
+}
+
+// checkNeighbours looks for a client sent to a node that does not hold the
+// VIP (ViolationBlackHole), once no fault is active.
+func (c *Checker) checkNeighbours(s Snapshot) {
+	for _, v := range c.vips {
+		hs := c.reachable(s.Holders[v])
+		slices.Sort(hs)
+		if prev, ok := c.lastHolders[v]; !ok || !slices.Equal(prev, hs) {
+			c.lastHolders[v] = hs
+			c.holderChange[v] = s.Time
+		}
+	}
+	if c.opt.MACs == nil || s.Neigh == nil || c.quietSince.IsZero() {
+		clear(c.misdirected)
+		return
+	}
+	c.stats.NeighChecked++
+	for _, v := range c.vips {
+		hs := c.lastHolders[v]
+		mac := s.Neigh[v]
+		right := len(hs) == 0 || mac != "" && slices.ContainsFunc(hs, func(n string) bool { return c.opt.MACs[n] == mac })
+		if right {
+			delete(c.misdirected, v)
+			continue
+		}
+		cd := c.misdirected[v]
+		if cd == nil {
+			cd = &condition{since: s.Time}
+			c.misdirected[v] = cd
+		}
+		cd.last = s.Time
+		c.stats.MaxMisdirected = max(c.stats.MaxMisdirected, s.Time.Sub(cd.since))
+		grace := maxTime(c.holderChange[v], c.quietSince).Add(c.opt.BlackHoleAfter)
+		from := maxTime(cd.since, grace)
+		if !cd.reported && s.Time.Sub(from) >= c.opt.Tolerance {
+			cd.reported = true
+			to := "no MAC (unresolved)"
+			if mac != "" {
+				to = mac
+				for n, m := range c.opt.MACs {
+					if m == mac {
+						to = n + " (" + mac + ")"
+					}
+				}
+			}
+			c.violate(Violation{Kind: ViolationBlackHole, Time: s.Time, Since: from, VIP: v,
+				Detail:  fmt.Sprintf("the client sends it to %s, which does not hold it, %v after the last change of its holders (%s) with no fault active", to, s.Time.Sub(grace.Add(-c.opt.BlackHoleAfter)).Round(time.Millisecond), strings.Join(hs, ",")),
+				Holders: s.Holders})
+		}
+	}
 }
 
 // conditions evaluates the converged invariants on s, whether or not the

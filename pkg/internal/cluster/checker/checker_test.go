@@ -209,7 +209,7 @@ func TestCheckerDaemonExits(t *testing.T) {
 func TestCheckerUnheldAndStray(t *testing.T) {
 	x := newTrace(t)
 	x.run(6*time.Second, "n1 n2 - n4 n5")
-	x.want(ViolationUnheld)
+	x.want(ViolationUnheld, ViolationDark)
 
 	// n1 isolated keeps its VIP (nobody took it): stray once converged.
 	x = newTrace(t)
@@ -270,9 +270,9 @@ func TestCheckerMinority(t *testing.T) {
 	x = newTrace(t)
 	x.run(time.Second, steady)
 	x.c.SetLink(x.at(x.now), "n1", false)
-	x.run(time.Second, steady)
-	x.run(time.Second, "- n2 n3 n4 n5")
-	x.run(time.Second, steady)
+	x.run(500*time.Millisecond, steady)
+	x.run(time.Second, "n2 n2 n3 n4 n5")
+	x.run(time.Second, "n2,n1 n2 n3 n4 n5")
 	x.want(ViolationMinority)
 
 	// Within the quorum lag: allowed, counted.
@@ -291,9 +291,9 @@ func TestCheckerMinority(t *testing.T) {
 	// Healed: taking VIPs is fine again.
 	x = newTrace(t)
 	x.c.Change(x.at(0))
-	x.run(time.Second, "- n2 n3 n4 n5")
+	x.run(800*time.Millisecond, "- n2 n3 n4 n5")
 	x.c.Isolate(x.at(x.now), "n1")
-	x.run(2*time.Second, "- n2 n3 n4 n5")
+	x.run(time.Second, "- n2 n3 n4 n5")
 	x.c.Heal(x.at(x.now), "n1")
 	x.run(time.Second, "n1 n2 n3 n4 n5")
 	x.want()
@@ -395,4 +395,167 @@ func TestFormatHolders(t *testing.T) {
 	if got := FormatHolders(map[netip.Addr][]string{a: {"n2", "n3"}, b: nil}); got != "198.18.0.100=- 198.18.0.101=n2,n3" {
 		t.Errorf("FormatHolders = %q", got)
 	}
+}
+
+// neigh parses "n1 n2 - n4 n5": the node whose MAC the client's entry for
+// each VIP holds ("-": unresolved).
+func (x *trace) neigh(spec string) map[netip.Addr]string {
+	f := strings.Fields(spec)
+	out := map[netip.Addr]string{}
+	for i, s := range f {
+		if s != "-" {
+			out[x.vips[i]] = macOf(s)
+		}
+	}
+	return out
+}
+
+func macOf(node string) string { return "02:00:00:00:00:0" + strings.TrimPrefix(node, "n") }
+
+// runNeigh is run with the client's neighbour entries.
+func (x *trace) runNeigh(d time.Duration, spec, neigh string) {
+	h, nb := x.hold(spec), x.neigh(neigh)
+	for end := x.now + d; x.now < end; x.now += 50 * time.Millisecond {
+		x.got = append(x.got, x.c.Observe(Snapshot{Time: x.at(x.now), Holders: h, Neigh: nb})...)
+	}
+}
+
+func newNeighTrace(t *testing.T) *trace {
+	x := newTrace(t)
+	macs := map[string]string{}
+	for _, n := range []string{"n1", "n2", "n3", "n4", "n5"} {
+		macs[n] = macOf(n)
+	}
+	x.c = New(Options{Nodes: []string{"n1", "n2", "n3", "n4", "n5"}, VIPs: x.vips, MACs: macs})
+	return x
+}
+
+// A VIP may be unheld for the failure timeout plus the slack (2 s) while a
+// node can take it; not while the group has no quorum, and a group that
+// regains it gets Settle first.
+func TestCheckerDark(t *testing.T) {
+	// n1 killed and cleaned up: its VIP taken after 1.5 s is fine, after
+	// 2.5 s it is dark.
+	for _, c := range []struct {
+		unheld time.Duration
+		want   []ViolationKind
+	}{{1500 * time.Millisecond, nil}, {2500 * time.Millisecond, []ViolationKind{ViolationDark}}} {
+		x := newTrace(t)
+		x.run(time.Second, steady)
+		x.c.SetDaemon(x.at(x.now), "n1", DaemonKilled)
+		x.c.SetDaemon(x.at(x.now), "n1", DaemonDown)
+		x.run(c.unheld, "- n2 n3 n4 n5")
+		x.run(time.Second, "n2 n2 n3 n4 n5")
+		x.want(c.want...)
+		if s := x.c.Stats(); s.MaxDark < c.unheld-100*time.Millisecond || s.MaxUnheld < s.MaxDark {
+			t.Errorf("unheld %v: stats %+v", c.unheld, s)
+		}
+	}
+
+	// Three of five killed: no quorum, nothing to take for 10 s. Back, the
+	// survivors get Settle (2 s) + 2 s.
+	x := newTrace(t)
+	x.run(time.Second, steady)
+	for _, n := range []string{"n1", "n2", "n3"} {
+		x.c.SetDaemon(x.at(x.now), n, DaemonDown)
+	}
+	x.run(10*time.Second, "- - - n4 n5")
+	for _, n := range []string{"n1", "n2", "n3"} {
+		x.c.SetDaemon(x.at(x.now), n, DaemonRunning)
+	}
+	x.run(3900*time.Millisecond, "- - - n4 n5")
+	x.want()
+	x.run(300*time.Millisecond, "- - - n4 n5")
+	x.want(ViolationDark, ViolationDark, ViolationDark)
+
+	// Every node stalled or starved: nobody could take it.
+	x = newTrace(t)
+	x.run(time.Second, steady)
+	x.c.SetDaemon(x.at(x.now), "n1", DaemonDown)
+	for i, n := range []string{"n2", "n3", "n4", "n5"} {
+		x.c.SetCondition(x.at(x.now), n, []Condition{Paused, Starved}[i%2], true)
+	}
+	x.run(10*time.Second, "- n2 n3 n4 n5")
+	x.want()
+}
+
+// A flapping node's addresses are unreachable: its VIP must move. After
+// the flapping it may be damped for Damping: balanced without it.
+func TestCheckerFlapping(t *testing.T) {
+	x := newTrace(t)
+	x.run(time.Second, steady)
+	x.c.SetCondition(x.at(x.now), "n5", Flapping, true)
+	x.run(3*time.Second, steady)
+	x.want(ViolationDark)
+
+	x = newTrace(t)
+	x.run(time.Second, steady)
+	x.c.SetCondition(x.at(x.now), "n5", Flapping, true)
+	x.run(time.Second, "n1 n2 n3 n4 n5")
+	x.run(20*time.Second, "n1 n2 n3 n4 n1") // flapping, cut off: takes nothing
+	x.c.SetCondition(x.at(x.now), "n5", Flapping, false)
+	x.run(30*time.Second, "n1 n2 n3 n4 n1") // damped for 32 s after the flapping
+	x.want()
+	x.run(5*time.Second, "n1 n2 n3 n4 n1")
+	x.want(ViolationUnbalanced)
+}
+
+// The client's neighbour entry must point at a holder 1 s after the last
+// change of holders, once no fault is active.
+func TestCheckerBlackHole(t *testing.T) {
+	x := newNeighTrace(t)
+	x.runNeigh(time.Second, steady, steady)
+	// A hand-over: the client follows after 0.9 s: fine.
+	x.c.Change(x.at(x.now))
+	x.runNeigh(50*time.Millisecond, "n1,n2 n2 n3 n4 n5", steady)
+	x.runNeigh(900*time.Millisecond, "n2 n2 n3 n4 n5", steady)
+	x.runNeigh(time.Second, "n2 n2 n3 n4 n5", "n2 n2 n3 n4 n5")
+	x.want()
+	// Left on the old holder: a black hole after 1 s + the tolerance.
+	x.c.Change(x.at(x.now))
+	x.runNeigh(50*time.Millisecond, "n1 n2 n3 n4 n5", "n2 n2 n3 n4 n5")
+	x.runNeigh(3*time.Second, "n1 n2 n3 n4 n5", "n2 n2 n3 n4 n5")
+	x.want(ViolationBlackHole)
+	if v := x.got[0]; v.VIP != x.vips[0] || !strings.Contains(v.Detail, "n2 (") {
+		t.Errorf("violation %v", v)
+	}
+	// An unresolved entry for a held VIP is one too.
+	x = newNeighTrace(t)
+	x.runNeigh(3*time.Second, steady, "n1 n2 - n4 n5")
+	x.want(ViolationBlackHole)
+
+	// During a fault (n4 lossy, a path cut) nothing is checked; after it,
+	// the grace counts from its end.
+	for _, fault := range []func(x *trace, on bool){
+		func(x *trace, on bool) { x.c.SetCondition(x.at(x.now), "n4", Lossy, on) },
+		func(x *trace, on bool) { x.c.Cut(x.at(x.now), "n2", "n1", on) },
+	} {
+		x = newNeighTrace(t)
+		fault(x, true)
+		x.runNeigh(5*time.Second, steady, "n2 n2 n3 n4 n5")
+		fault(x, false)
+		x.runNeigh(time.Second, steady, "n2 n2 n3 n4 n5")
+		x.want()
+		x.runNeigh(time.Second, steady, "n2 n2 n3 n4 n5")
+		x.want(ViolationBlackHole)
+		if s := x.c.Stats(); s.NeighChecked == 0 || s.MaxMisdirected < time.Second {
+			t.Errorf("stats %+v", s)
+		}
+	}
+	// Without MACs the invariant is off.
+	x = newTrace(t)
+	x.runNeigh(3*time.Second, steady, "n2 n2 n3 n4 n5")
+	x.want()
+}
+
+// A cut path leaves both ends in the majority: the one that keeps its VIP
+// is no minority, and nothing is unheld.
+func TestCheckerCut(t *testing.T) {
+	x := newTrace(t)
+	x.run(time.Second, steady)
+	x.c.Cut(x.at(x.now), "n1", "n2", true)
+	x.run(10*time.Second, steady)
+	x.c.Cut(x.at(x.now), "n1", "n2", false)
+	x.run(6*time.Second, steady)
+	x.want()
 }

@@ -1,6 +1,8 @@
 // Package schedule draws the soak test's fault schedules: seeded, random,
 // reproducible lists of faults (kills, graceful stops, link flaps,
-// isolations, two-against-three splits and quorum losses) that keep a
+// isolations, two-against-three splits, quorum losses, stalled daemons,
+// flapping ports, CPU starvation, lossy links and paths cut between two
+// members) that keep a
 // majority of the group alive outside quorum-loss episodes and leave the
 // group alone often enough for the invariants of a converged group to be
 // checked.
@@ -48,10 +50,39 @@ const (
 	// FaultQuorumIsolate cuts every node off from the gossip port: nobody
 	// has quorum, everybody keeps what it holds and takes nothing.
 	FaultQuorumIsolate FaultKind = "quorum-isolate"
+	// FaultPause stalls one daemon (SIGSTOP) and resumes it (SIGCONT) when
+	// the fault ends: a VM paused for live migration, a long pause.
+	FaultPause FaultKind = "pause"
+	// FaultFlapping makes one node's switch port go down and up (down half
+	// of Fault.Period, up the other half) for the fault's duration: a bad
+	// cable or transceiver.
+	FaultFlapping FaultKind = "flapping"
+	// FaultStarve caps one daemon at Fault.Percent of a CPU (a cgroup
+	// quota) for the fault's duration: an overloaded host.
+	FaultStarve FaultKind = "starve"
+	// FaultLoss drops Fault.Percent of the IP packets one node sends or
+	// receives, at random, for the fault's duration: a lossy link.
+	FaultLoss FaultKind = "loss"
+	// FaultCut cuts the path between two nodes (Fault.Nodes): no IP
+	// between them, while both still reach the others and the clients (a
+	// non-transitive partition; nobody loses quorum).
+	FaultCut FaultKind = "cut"
 )
 
 // FaultKinds lists every fault kind, in the order reports show them.
-var FaultKinds = []FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultSplit, FaultQuorumKill, FaultQuorumIsolate}
+var FaultKinds = []FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultSplit, FaultQuorumKill, FaultQuorumIsolate,
+	FaultPause, FaultFlapping, FaultStarve, FaultLoss, FaultCut}
+
+// Parameters of the faults that have some.
+const (
+	// FlappingPeriod is a flapping port's period: down half of it, up the
+	// other half (issue 11's port going down and up every second).
+	FlappingPeriod = 2 * time.Second
+	// StarvePercent is a starved daemon's share of one CPU.
+	StarvePercent = 2
+	// LossPercent is a lossy node's share of IP packets dropped each way.
+	LossPercent = 10
+)
 
 // LosesQuorum reports whether the fault takes the majority away from the
 // whole group.
@@ -68,6 +99,11 @@ type Fault struct {
 	// At is when the fault starts, from the start of the schedule;
 	// Duration how long it lasts until it is undone.
 	At, Duration time.Duration
+	// Period is a flapping port's period (FaultFlapping).
+	Period time.Duration
+	// Percent is the CPU share of FaultStarve and the packets dropped by
+	// FaultLoss.
+	Percent int
 }
 
 // End is when the fault is undone, from the start of the schedule.
@@ -84,7 +120,14 @@ func (f Fault) NodeNames() []string {
 
 // String describes the fault on one line.
 func (f Fault) String() string {
-	return fmt.Sprintf("#%d %s %s at %v for %v", f.ID, f.Kind, strings.Join(f.NodeNames(), ","), f.At, f.Duration)
+	s := fmt.Sprintf("#%d %s %s at %v for %v", f.ID, f.Kind, strings.Join(f.NodeNames(), ","), f.At, f.Duration)
+	if f.Period > 0 {
+		s += fmt.Sprintf(" every %v", f.Period)
+	}
+	if f.Percent > 0 {
+		s += fmt.Sprintf(" at %d%%", f.Percent)
+	}
+	return s
 }
 
 // Options configure New.
@@ -178,7 +221,9 @@ func New(opt Options) ([]Fault, error) {
 		case r < loss:
 			kind = FaultQuorumIsolate
 		default:
-			kind = pickWeighted(rng, []FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultSplit}, []float64{30, 30, 20, 20, 12})
+			kind = pickWeighted(rng,
+				[]FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultSplit, FaultPause, FaultFlapping, FaultStarve, FaultLoss, FaultCut},
+				[]float64{30, 30, 20, 20, 12, 16, 12, 10, 10, 20})
 		}
 		exclusive := kind == FaultSplit || kind.LosesQuorum()
 		// Wait until the fault fits: an exclusive one needs every node
@@ -230,6 +275,31 @@ func New(opt Options) ([]Fault, error) {
 		case FaultQuorumIsolate:
 			f.Duration = uniform(3*time.Second, 10*time.Second)
 			f.Nodes = slices.Clone(free)
+		case FaultPause:
+			// Longer than the failure timeout, often past the survivors'
+			// announcements of the VIPs they took (about 3.2 s).
+			f.Duration = uniform(time.Second, 6*time.Second)
+			f.Nodes = pick(rng, free, 1)
+		case FaultFlapping:
+			f.Duration = uniform(5*time.Second, 20*time.Second)
+			f.Period = FlappingPeriod
+			f.Nodes = pick(rng, free, 1)
+		case FaultStarve:
+			f.Duration = uniform(5*time.Second, 20*time.Second)
+			f.Percent = StarvePercent
+			f.Nodes = pick(rng, free, 1)
+		case FaultLoss:
+			f.Duration = uniform(10*time.Second, 30*time.Second)
+			f.Percent = LossPercent
+			f.Nodes = pick(rng, free, 1)
+		case FaultCut:
+			f.Duration = uniform(5*time.Second, 20*time.Second)
+			f.Nodes = pick(rng, free, 2)
+		}
+		if kind == FaultCut && (len(free) < 2 || n-len(free)+2 > maxFaulty) {
+			// Both ends count as faulty: without room for two, cut
+			// nothing now and draw again.
+			continue
 		}
 		until := f.End() + recoveryMargin
 		if exclusive {
@@ -237,7 +307,9 @@ func New(opt Options) ([]Fault, error) {
 				busy[i] = until
 			}
 		} else {
-			busy[f.Nodes[0]] = until
+			for _, i := range f.Nodes {
+				busy[i] = until
+			}
 		}
 		lastEnd = max(lastEnd, f.End())
 		f.ID = len(faults) + 1

@@ -102,9 +102,18 @@ func TestScheduleKinds(t *testing.T) {
 				t.Errorf("%s: node %d out of range", f, n)
 			}
 		}
-		want := map[FaultKind]int{FaultKill: 1, FaultTerm: 1, FaultFlap: 1, FaultIsolate: 1, FaultSplit: 2, FaultQuorumKill: 3, FaultQuorumIsolate: 5}[f.Kind]
+		want := map[FaultKind]int{FaultKill: 1, FaultTerm: 1, FaultFlap: 1, FaultIsolate: 1, FaultSplit: 2, FaultQuorumKill: 3, FaultQuorumIsolate: 5,
+			FaultPause: 1, FaultFlapping: 1, FaultStarve: 1, FaultLoss: 1, FaultCut: 2}[f.Kind]
 		if len(f.Nodes) != want {
 			t.Errorf("%s: %d nodes, want %d", f, len(f.Nodes), want)
+		}
+		// Only flapping has a period, only starvation and loss a percentage.
+		if (f.Period > 0) != (f.Kind == FaultFlapping) || f.Kind == FaultFlapping && f.Period != FlappingPeriod {
+			t.Errorf("%s: period %v", f, f.Period)
+		}
+		wantPct := map[FaultKind]int{FaultStarve: StarvePercent, FaultLoss: LossPercent}[f.Kind]
+		if f.Percent != wantPct {
+			t.Errorf("%s: %d%%, want %d%%", f, f.Percent, wantPct)
 		}
 		if f.At-lastEnd >= DefaultQuiet {
 			quietGaps++
@@ -122,20 +131,42 @@ func TestScheduleKinds(t *testing.T) {
 	t.Logf("%d faults in %v: %v; %d quiet gaps", len(faults), length, seen, quietGaps)
 }
 
-// pkg/e2e's TestSoak runs seed 59 for 2 minutes by default: every kind of
-// fault must be in it.
+// pkg/e2e's TestSoak runs seed 35675 for 2 minutes by default: every kind
+// of fault must be in it, and faults that overlap.
 func TestScheduleCISeed(t *testing.T) {
-	faults, err := New(Options{Length: 2 * time.Minute, Seed: 59})
+	faults, err := New(Options{Length: 2 * time.Minute, Seed: 35675})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[FaultKind]bool{}
-	for _, f := range faults {
+	overlaps := 0
+	for i, f := range faults {
 		seen[f.Kind] = true
+		if i > 0 && f.At < faults[i-1].End() {
+			overlaps++
+		}
+	}
+	if overlaps == 0 {
+		t.Error("no two faults overlap")
 	}
 	for _, k := range FaultKinds {
 		if !seen[k] {
 			t.Errorf("no %s fault", k)
+		}
+	}
+}
+
+func TestFaultString(t *testing.T) {
+	for _, c := range []struct {
+		f    Fault
+		want string
+	}{
+		{Fault{ID: 3, Kind: FaultFlapping, Nodes: []int{1}, At: time.Second, Duration: 5 * time.Second, Period: time.Second}, "#3 flapping n2 at 1s for 5s every 1s"},
+		{Fault{ID: 4, Kind: FaultLoss, Nodes: []int{0}, At: 0, Duration: 10 * time.Second, Percent: 10}, "#4 loss n1 at 0s for 10s at 10%"},
+		{Fault{ID: 5, Kind: FaultCut, Nodes: []int{0, 4}, At: time.Minute, Duration: 7 * time.Second}, "#5 cut n1,n5 at 1m0s for 7s"},
+	} {
+		if got := c.f.String(); got != c.want {
+			t.Errorf("%q, want %q", got, c.want)
 		}
 	}
 }

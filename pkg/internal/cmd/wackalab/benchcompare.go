@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -25,8 +26,8 @@ import (
 func init() {
 	register(&command{
 		Name:    "bench-compare",
-		Args:    "[-bgp [-router bird|frr]] [-runs N] [-tools LIST] [-scenarios LIST] [-partition D] [-keepalived-min D] [-prefix P] [-out FILE] [-v]",
-		Summary: "failover side by side with keepalived and ucarp (-bgp: with ExaBGP behind a router): outage, takeover, split brain",
+		Args:    "[-bgp [-router bird|frr]] [-runs N] [-tools LIST] [-scenarios LIST] [-partition D] [-stall D] [-flap D] [-starve D] [-cut D] [-loss D] [-keepalived-min D] [-wackamole BIN] [-prefix P] [-out FILE] [-v]",
+		Summary: "failover side by side with keepalived and ucarp (-bgp: with ExaBGP behind a router): outage, takeover, split brain, faults",
 		Help:    benchCompareHelp,
 		Run:     runBenchCompare,
 	})
@@ -48,6 +49,9 @@ const benchCompareHelp = `DESCRIPTION
       keepalived-min   keepalived (VRRPv3), advert_int of -keepalived-min
                        (default 10ms: 0.01, the smallest keepalived accepts)
       ucarp-1          ucarp, advbase 1 (its smallest: whole seconds only)
+      wackamole-lan-rt, wackamole-fast-rt
+                       wackamole with realtime = true (not in the default
+                       list)
 
     keepalived and ucarp are set up the standard way to share N VIPs over N
     nodes: one VRRP/CARP instance per VIP, node K preferred for VIP K.
@@ -73,6 +77,22 @@ const benchCompareHelp = `DESCRIPTION
                  the client still reaches every node; then healed. The cut
                  is made with nftables on the lab's bridge, not on the node,
                  because ucarp's libpcap sockets bypass a node's firewall.
+    Fault scenarios (not in the default list; issue 11), on the owner too:
+      stall      its daemons stopped (SIGSTOP) for -stall (3s), then
+                 continued: a VM paused for live migration
+      flap       its switch port down 1 s, up 1 s, for -flap (20s)
+      starve     its daemons capped at 2 % of a CPU (a cgroup quota) for
+                 -starve (20s)
+      cut        the path between it and the next node cut at the switch
+                 (no IP between them, ARP flowing, both reach the others
+                 and the client) for -cut (20s)
+      loss       10 % of every node's IP packets dropped at random, each
+                 way, for -loss (60s); nftables on the nodes, which ucarp's
+                 libpcap sockets bypass
+    A fault run measures, from the fault until 5 s after it, the
+    ownership changes of the VIP (every time a node started to hold it),
+    the client's longest outage, the time two nodes or more held it, and
+    the time the client went without replies after the fault ended.
 
     Per run it records the client-visible outage (the longest time without
     an echo reply), the takeover time (from the fault until another node
@@ -140,11 +160,17 @@ OPTIONS
                          with -bgp crash,graceful,drain,partition)
     -partition D         how long a partition lasts (default 8s; longer than
                          every tool's takeover, about 3.6 s for keepalived-1)
+    -stall, -flap, -starve, -cut, -loss D
+                         how long each fault scenario lasts (defaults 3s,
+                         20s, 20s, 20s, 60s)
     -keepalived-min D    advert_int of keepalived-min (default 10ms; 10ms
                          to 1s in steps of 10ms)
     -prefix P            namespace prefix: tool number I runs in namespaces
                          PI-br, PI-cl, PI-n1, ... (default "wk" and 6 random
                          hex digits)
+    -wackamole BIN       measure the prebuilt daemon BIN instead of building
+                         this tree's (an older release, for before/after
+                         figures; its version is in the table)
     -out FILE            also write the table to FILE
     -v                   print every change of holders during each run,
                          in milliseconds from the fault
@@ -165,6 +191,7 @@ type compareConfig struct {
 	Tools     []compareTool
 	Scenarios []compareScenario
 	Hold      time.Duration
+	Faults    compareFaultLengths
 	Settle    time.Duration
 	Prefix    string
 	Out       string
@@ -172,6 +199,8 @@ type compareConfig struct {
 	// BGP selects the BGP section, Router its router.
 	BGP    bool
 	Router cluster.RouterKind
+	// Wackamole is a prebuilt daemon to measure instead of this tree's.
+	Wackamole string
 }
 
 func parseCompareArgs(args []string) (compareConfig, error) {
@@ -183,10 +212,17 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 	bgp := fs.Bool("bgp", false, "")
 	routerKind := fs.String("router", string(cluster.BIRD), "")
 	hold := fs.Duration("partition", 8*time.Second, "")
+	fl := defaultFaultLengths()
+	fs.DurationVar(&fl.Stall, "stall", fl.Stall, "")
+	fs.DurationVar(&fl.Flap, "flap", fl.Flap, "")
+	fs.DurationVar(&fl.Starve, "starve", fl.Starve, "")
+	fs.DurationVar(&fl.Cut, "cut", fl.Cut, "")
+	fs.DurationVar(&fl.Loss, "loss", fl.Loss, "")
 	kaMin := fs.Duration("keepalived-min", 10*time.Millisecond, "")
 	prefix := fs.String("prefix", "", "")
 	out := fs.String("out", "", "")
 	verbose := fs.Bool("v", false, "")
+	prebuilt := fs.String("wackamole", "", "")
 	if err := fs.Parse(args); err != nil {
 		return compareConfig{}, err
 	}
@@ -202,12 +238,30 @@ func parseCompareArgs(args []string) (compareConfig, error) {
 		}
 		return val
 	}
-	cfg := compareConfig{Runs: *runs, Hold: *hold, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose, BGP: *bgp, Router: cluster.RouterKind(*routerKind)}
+	cfg := compareConfig{Runs: *runs, Hold: *hold, Faults: fl, Settle: compareSettle, Prefix: *prefix, Out: *out, Verbose: *verbose, BGP: *bgp, Router: cluster.RouterKind(*routerKind)}
+	if *prebuilt != "" {
+		abs, err := filepath.Abs(*prebuilt)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			return cfg, fmt.Errorf("-wackamole %q: %v", *prebuilt, err)
+		}
+		cfg.Wackamole = abs
+	}
 	if cfg.Runs < 1 {
 		return cfg, fmt.Errorf("-runs %d: want at least 1", cfg.Runs)
 	}
 	if cfg.Hold < time.Second {
 		return cfg, fmt.Errorf("-partition %v: want at least 1s", cfg.Hold)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"stall", fl.Stall}, {"starve", fl.Starve}, {"cut", fl.Cut}, {"loss", fl.Loss}, {"flap", fl.Flap}} {
+		if f.d < time.Second || f.name == "flap" && f.d < compareFlapPeriod {
+			return cfg, fmt.Errorf("-%s %v: want at least 1s (flap: %v)", f.name, f.d, compareFlapPeriod)
+		}
 	}
 	if *kaMin < 10*time.Millisecond || *kaMin > time.Second || *kaMin%(10*time.Millisecond) != 0 {
 		return cfg, fmt.Errorf("-keepalived-min %v: want 10ms to 1s in steps of 10ms", *kaMin)
@@ -307,7 +361,10 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 	}
 	defer os.RemoveAll(dir)
 	var wackamole string
-	if slices.ContainsFunc(cfg.Tools, func(t compareTool) bool { return t.Kind == "wackamole" }) {
+	switch {
+	case cfg.Wackamole != "":
+		wackamole = cfg.Wackamole
+	case slices.ContainsFunc(cfg.Tools, func(t compareTool) bool { return t.Kind == "wackamole" }):
 		bins, err := buildTools(ctx, dir, "cmd/wackamole")
 		if err != nil {
 			return compareReport{}, err
@@ -318,9 +375,10 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 		Date:      time.Now(),
 		Runs:      cfg.Runs,
 		Hold:      cfg.Hold,
+		Faults:    cfg.Faults,
 		Tools:     cfg.Tools,
 		Scenarios: cfg.Scenarios,
-		Versions:  compareVersions(ctx, cfg.Tools, wackamole),
+		Versions:  compareVersions(ctx, cfg.Tools, wackamole, cfg.Wackamole != ""),
 	}
 	loadBefore := loadAverages()
 	var errs []error
@@ -335,7 +393,7 @@ func compare(ctx context.Context, cfg compareConfig, progress io.Writer) (compar
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
 			continue
 		}
-		results, err := runCompareTool(ctx, c, t.Name, compareOpts{Runs: cfg.Runs, Scenarios: cfg.Scenarios, Hold: cfg.Hold, Settle: cfg.Settle, Dir: dir, Out: progress, Verbose: cfg.Verbose})
+		results, err := runCompareTool(ctx, c, t.Name, compareOpts{Runs: cfg.Runs, Scenarios: cfg.Scenarios, Hold: cfg.Hold, Faults: cfg.Faults, Settle: cfg.Settle, Dir: dir, Out: progress, Verbose: cfg.Verbose})
 		rep.Results = append(rep.Results, results...)
 		failed := err != nil
 		for _, r := range results {
@@ -377,7 +435,9 @@ func checkCompareDeps(cfg compareConfig) error {
 			need = append(need, t.Command)
 		}
 	}
-	if slices.Contains(cfg.Scenarios, comparePartition) {
+	if slices.ContainsFunc(cfg.Scenarios, func(s compareScenario) bool {
+		return s == comparePartition || s == compareCut || s == compareLoss
+	}) {
 		need = append(need, "nft")
 	}
 	var missing []string
@@ -393,7 +453,7 @@ func checkCompareDeps(cfg compareConfig) error {
 }
 
 // compareVersions describes the programs compared: one line each.
-func compareVersions(ctx context.Context, tools []compareTool, wackamole string) []string {
+func compareVersions(ctx context.Context, tools []compareTool, wackamole string, prebuilt bool) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range tools {
@@ -403,7 +463,12 @@ func compareVersions(ctx context.Context, tools []compareTool, wackamole string)
 		seen[t.Kind] = true
 		switch t.Kind {
 		case "wackamole":
-			out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole))
+			if prebuilt {
+				// Not this tree: only what the binary says of itself.
+				out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole, false)+", prebuilt "+wackamole)
+				continue
+			}
+			out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole, true))
 		case "keepalived":
 			out = append(out, "keepalived: "+firstNonEmptyLine(commandOutput(ctx, "keepalived", "--version"))+debVersion(ctx, "keepalived"))
 		case "ucarp":
@@ -416,7 +481,7 @@ func compareVersions(ctx context.Context, tools []compareTool, wackamole string)
 // wackamoleVersion is the binary's --version and the commit it was built
 // from: the one go build stamped, or else (builds with -buildvcs=false)
 // what git says of the source tree.
-func wackamoleVersion(ctx context.Context, bin string) string {
+func wackamoleVersion(ctx context.Context, bin string, thisTree bool) string {
 	v := strings.TrimSpace(strings.TrimPrefix(firstNonEmptyLine(commandOutput(ctx, bin, "--version")), "wackamole"))
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
@@ -440,7 +505,7 @@ func wackamoleVersion(ctx context.Context, bin string) string {
 		if modified == "true" {
 			v += " with uncommitted changes"
 		}
-	default:
+	case thisTree:
 		if desc := gitDescribe(ctx); desc != "" {
 			v += ", source tree at " + desc + " (git describe --always --dirty)"
 		}

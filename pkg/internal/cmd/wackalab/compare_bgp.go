@@ -331,7 +331,7 @@ func bgpDeps(tools []compareTool, kind cluster.RouterKind) []string {
 func bgpVersions(ctx context.Context, tools []compareTool, kind cluster.RouterKind, wackamole string) []string {
 	var out []string
 	if slices.ContainsFunc(tools, func(t compareTool) bool { return t.Kind == kindWackamoleBGP }) {
-		out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole)+", GoBGP v4.8.0 embedded")
+		out = append(out, "wackamole: "+wackamoleVersion(ctx, wackamole, true)+", GoBGP v4.8.0 in its speaker, wackamole-bgp")
 	}
 	switch kind {
 	case cluster.FRR:

@@ -42,6 +42,8 @@ type compareRun struct {
 	Outage     time.Duration
 	Lost, Sent int
 	runAnalysis
+	// Faulted are the figures of a fault scenario.
+	Faulted faultFigures
 	// PollGap is the longest time between two holder polls: the resolution
 	// of Takeover and of the overlaps.
 	PollGap time.Duration
@@ -58,8 +60,10 @@ type compareRun struct {
 type compareOpts struct {
 	Runs      int
 	Scenarios []compareScenario
-	// Hold is how long a partition lasts.
-	Hold time.Duration
+	// Hold is how long a partition lasts; Faults how long each fault
+	// scenario does.
+	Hold   time.Duration
+	Faults compareFaultLengths
 	// Settle is how long the watch goes on once the client is served
 	// again (partition: after healing); settleAfter if 0.
 	Settle time.Duration
@@ -90,7 +94,11 @@ func runCompareTool(ctx context.Context, c compareSystem, name string, opts comp
 			}
 			v := c.VIPs()[i%nvips]
 			i++
-			r, restore := measureFailover(ctx, c, s, v, opts)
+			measure := measureFailover
+			if s.isFault() {
+				measure = measureFault
+			}
+			r, restore := measure(ctx, c, s, v, opts)
 			r.Tool, r.Run = name, run
 			out = append(out, r)
 			fmt.Fprintln(opts.Out, r.line(opts.Runs))
@@ -297,6 +305,10 @@ func (r compareRun) line(runs int) string {
 		return head + ": FAILED: " + r.Err.Error()
 	}
 	s := head
+	if r.Scenario.isFault() {
+		return s + fmt.Sprintf(": %d ownership changes, outage %s, two holders %s, dark after the fault %s, %d of %d probes lost",
+			r.Faulted.Moves, fmtMillis(r.Outage), fmtMillis(r.Faulted.TwoHolders), fmtMillis(r.Faulted.DarkAfter), r.Lost, r.Sent)
+	}
 	if r.TookOver {
 		s += fmt.Sprintf(" -> %s after %s", r.To, fmtMillis(r.Takeover))
 	} else {

@@ -12,8 +12,9 @@ import (
 type compareReport struct {
 	Date time.Time
 	Runs int
-	// Hold is how long each partition lasted.
+	// Hold is how long each partition lasted, Faults each fault scenario.
 	Hold      time.Duration
+	Faults    compareFaultLengths
 	Tools     []compareTool
 	Scenarios []compareScenario
 	Results   []compareRun
@@ -73,7 +74,11 @@ type compareRow struct {
 	// went on.
 	SplitRuns, SplitVIPs, UntilHeal int
 	Split, AfterHeal                time.Duration
-	Errors                          []string
+	// Fault scenarios: the ownership changes of each run, and the stats
+	// of the two-holder time and the dark time after the fault.
+	Moves                 []int
+	TwoHolders, DarkAfter durationStats
+	Errors                []string
 }
 
 // rows groups results by tool and scenario, in the report's order.
@@ -82,7 +87,7 @@ func (rep compareReport) rows() []compareRow {
 	for _, t := range rep.Tools {
 		for _, s := range rep.Scenarios {
 			row := compareRow{Tool: t.Name, Scenario: s}
-			var outages, takeovers []time.Duration
+			var outages, takeovers, twos, darks []time.Duration
 			for _, r := range rep.Results {
 				if r.Tool != t.Name || r.Scenario != s {
 					continue
@@ -94,6 +99,11 @@ func (rep compareReport) rows() []compareRow {
 				}
 				row.OK++
 				outages = append(outages, r.Outage)
+				if s.isFault() {
+					row.Moves = append(row.Moves, r.Faulted.Moves)
+					twos = append(twos, r.Faulted.TwoHolders)
+					darks = append(darks, r.Faulted.DarkAfter)
+				}
 				row.Lost = append(row.Lost, r.Lost)
 				if r.TookOver {
 					takeovers = append(takeovers, r.Takeover)
@@ -115,6 +125,7 @@ func (rep compareReport) rows() []compareRow {
 				continue
 			}
 			row.Outage, row.Takeover = summarizeDurations(outages), summarizeDurations(takeovers)
+			row.TwoHolders, row.DarkAfter = summarizeDurations(twos), summarizeDurations(darks)
 			out = append(out, row)
 		}
 	}
@@ -148,6 +159,17 @@ func (row compareRow) splitText() string {
 	return s
 }
 
+func intsText(ns []int) string {
+	if len(ns) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = fmt.Sprint(n)
+	}
+	return strings.Join(parts, " ")
+}
+
 func (row compareRow) lostText() string {
 	if len(row.Lost) == 0 {
 		return "-"
@@ -165,10 +187,20 @@ func (rep compareReport) format() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Failover comparison, 3 nodes sharing 3 VIPs, client ping every 10 ms, %d run(s) per row (%s)\n\n",
 		rep.Runs, rep.Date.UTC().Format("2006-01-02 15:04 MST"))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "tool\tscenario\truns\toutage ms\ttakeover ms\tlost probes\tbrief overlap ms\tsplit brain")
 	var errs []string
+	var failRows, faultRows []compareRow
 	for _, row := range rep.rows() {
+		if row.Scenario.isFault() {
+			faultRows = append(faultRows, row)
+		} else {
+			failRows = append(failRows, row)
+		}
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if len(failRows) > 0 {
+		fmt.Fprintln(tw, "tool\tscenario\truns\toutage ms\ttakeover ms\tlost probes\tbrief overlap ms\tsplit brain")
+	}
+	for _, row := range failRows {
 		runs := fmt.Sprint(row.OK)
 		if row.OK != row.Total {
 			runs = fmt.Sprintf("%d/%d", row.OK, row.Total)
@@ -187,6 +219,42 @@ func (rep compareReport) format() string {
 		}
 	}
 	tw.Flush()
+	if len(faultRows) > 0 {
+		b.WriteString("\nFaults (on the owner of the VIP under test; from the fault until 5 s after it):\n\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "tool\tscenario\truns\townership changes\tlongest outage ms\ttwo holders ms\tdark after ms\tlost probes")
+		for _, row := range faultRows {
+			runs := fmt.Sprint(row.OK)
+			if row.OK != row.Total {
+				runs = fmt.Sprintf("%d/%d", row.OK, row.Total)
+			}
+			outage := row.Outage.String()
+			if row.OK == 0 {
+				outage = "failed"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Tool, row.Scenario, runs, intsText(row.Moves), outage, row.TwoHolders, row.DarkAfter, row.lostText())
+			for _, e := range row.Errors {
+				errs = append(errs, fmt.Sprintf("%s %s %s", row.Tool, row.Scenario, e))
+			}
+		}
+		tw.Flush()
+		fl := rep.Faults
+		fmt.Fprintf(&b, `
+  ownership     every time a node started to hold a VIP, any VIP (one
+  changes       figure per run, in run order)
+  longest       the longest time the client went without an echo reply
+  outage        from the VIP under test
+  two holders   the time two nodes or more held a VIP, summed over the
+                VIPs
+  dark after    the time the client went without replies after the fault
+                ended
+  stall   its daemons stopped (SIGSTOP) for %v, then continued
+  flap    its switch port down 1 s, up 1 s, for %v
+  starve  its daemons capped at 2 %% of a CPU for %v
+  cut     the path between it and the next node cut at the switch for %v
+  loss    10 %% of every node's IP packets lost at random, each way, for %v
+`, fl.Stall, fl.Flap, fl.Starve, fl.Cut, fl.Loss)
+	}
 	b.WriteString(`
 Figures are "median (min-max)" over the runs.
   outage ms     the longest time the client went without an echo reply from

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/pkg/internal/lab"
 )
 
 // samplesAt builds samples from (ms after t0, holders of each VIP).
@@ -375,5 +377,79 @@ func TestPartitionScript(t *testing.T) {
 	}
 	if h := healScript(); h != "table bridge wkcompare\ndelete table bridge wkcompare\n" {
 		t.Errorf("heal script %q", h)
+	}
+}
+
+func TestAnalyzeFault(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	const n1, n2, n3 holderSet = 1, 2, 4
+	// A stall of n1 from 0 to 3000: n2 takes VIP 0 at 1000, n1 wins it
+	// back at 3100 (n2 lets go at 3120); the watch ends at 8000. The
+	// client had no reply from 3050 to 3400 and from 900 to 1000.
+	samples := samplesAt(t0,
+		-500, []holderSet{n1, n2, n3},
+		1000, []holderSet{n1 | n2, n2, n3},
+		3120, []holderSet{n1, n2, n3},
+		5000, []holderSet{n2, n2, n3}, // a move after the fault, n1 gone
+		6000, []holderSet{n1, n2, n3}, // and back
+	)
+	gaps := []lab.Gap{{Start: at(900), End: at(1000)}, {Start: at(3050), End: at(3400)}}
+	got := analyzeFault(samples, gaps, at(0), at(3000), at(8000))
+	want := faultFigures{Moves: 3, TwoHolders: 2120 * time.Millisecond, DarkAfter: 350 * time.Millisecond}
+	if got != want {
+		t.Errorf("analyzeFault = %+v, want %+v", got, want)
+	}
+	// Every VIP counts (a cut path moves another node's VIP), and nothing
+	// before the fault.
+	samples = samplesAt(t0,
+		-500, []holderSet{n1, n2 | n3, n3}, // before the fault: not counted
+		0, []holderSet{n1, n2, n3},
+		1000, []holderSet{n1 | n3, n2, n3 | n1},
+		2000, []holderSet{n1, n2, n3},
+	)
+	got = analyzeFault(samples, nil, at(0), at(3000), at(8000))
+	if want := (faultFigures{Moves: 2, TwoHolders: 2 * time.Second}); got != want {
+		t.Errorf("every VIP: %+v, want %+v", got, want)
+	}
+}
+
+func TestParseCompareFaultArgs(t *testing.T) {
+	cfg, err := parseCompareArgs([]string{"-scenarios", "stall,flap,starve,cut,loss", "-tools", "wackamole-fast-rt,keepalived-1", "-loss", "30s", "-stall", "2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Scenarios, compareFaultScenarios) {
+		t.Errorf("scenarios %v", cfg.Scenarios)
+	}
+	if cfg.Faults.Loss != 30*time.Second || cfg.Faults.Stall != 2*time.Second || cfg.Faults.Flap != 20*time.Second {
+		t.Errorf("lengths %+v", cfg.Faults)
+	}
+	if tl := cfg.Tools[0]; tl.Timing != "fast" || !tl.Realtime || !strings.Contains(tl.settings(), "realtime = true") {
+		t.Errorf("tool %+v: %s", tl, tl.settings())
+	}
+	for _, bad := range [][]string{{"-stall", "100ms"}, {"-flap", "1s"}, {"-scenarios", "stall,wobble"}} {
+		if _, err := parseCompareArgs(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestFaultTable(t *testing.T) {
+	rep := compareReport{Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Runs: 1, Faults: defaultFaultLengths(),
+		Tools:     []compareTool{{Name: "wackamole-lan", Kind: "wackamole", Timing: "lan"}},
+		Scenarios: []compareScenario{compareCrash, compareStall},
+		Results: []compareRun{
+			{Tool: "wackamole-lan", Scenario: compareCrash, Run: 1, Outage: 900 * time.Millisecond},
+			{Tool: "wackamole-lan", Scenario: compareStall, Run: 1, Outage: 20 * time.Millisecond, Faulted: faultFigures{Moves: 2, TwoHolders: 15 * time.Millisecond}},
+		}}
+	s := rep.format()
+	for _, want := range []string{"Faults (on the owner", "ownership changes", "wackamole-lan  stall     1     2", "stall   its daemons stopped (SIGSTOP) for 3s"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Count(s, "wackamole-lan  crash") != 1 || strings.Contains(s, "wackamole-lan  stall     1     20") {
+		t.Errorf("rows in the wrong table:\n%s", s)
 	}
 }

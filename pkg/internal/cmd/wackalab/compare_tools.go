@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -23,7 +24,7 @@ const (
 	comparePartition compareScenario = "partition"
 )
 
-var compareScenarios = []compareScenario{compareCrash, compareGraceful, comparePartition}
+var compareScenarios = []compareScenario{compareCrash, compareGraceful, comparePartition, compareStall, compareFlap, compareStarve, compareCut, compareLoss}
 
 // parseCompareScenarios parses a comma-separated list of scenarios.
 func parseCompareScenarios(list string) ([]compareScenario, error) {
@@ -31,7 +32,7 @@ func parseCompareScenarios(list string) ([]compareScenario, error) {
 	for _, f := range strings.Split(list, ",") {
 		s := compareScenario(strings.TrimSpace(f))
 		if !slices.Contains(compareScenarios, s) {
-			return nil, fmt.Errorf("unknown scenario %q (want crash, graceful or partition)", s)
+			return nil, fmt.Errorf("unknown scenario %q (want crash, graceful, partition, stall, flap, starve, cut or loss)", s)
 		}
 		if slices.Contains(out, s) {
 			return nil, fmt.Errorf("scenario %q given twice", s)
@@ -48,8 +49,10 @@ type compareTool struct {
 	Name string
 	// Kind is "wackamole", or a cluster.RivalKind.
 	Kind string
-	// Timing is wackamole's timing profile.
-	Timing string
+	// Timing is wackamole's timing profile; Realtime runs its heartbeats
+	// under SCHED_FIFO (realtime = true).
+	Timing   string
+	Realtime bool
 	// Advert is keepalived's advert_int or ucarp's advbase.
 	Advert time.Duration
 	// Announce is wackamole's [bgp] announce policy (BGP section).
@@ -71,6 +74,8 @@ func parseCompareTools(list string, kaMin time.Duration) ([]compareTool, error) 
 		switch name {
 		case "wackamole-lan", "wackamole-fast":
 			t = compareTool{Kind: "wackamole", Timing: strings.TrimPrefix(name, "wackamole-")}
+		case "wackamole-lan-rt", "wackamole-fast-rt":
+			t = compareTool{Kind: "wackamole", Timing: strings.TrimSuffix(strings.TrimPrefix(name, "wackamole-"), "-rt"), Realtime: true}
 		case "keepalived-1":
 			t = compareTool{Kind: string(cluster.Keepalived), Advert: time.Second, Command: "keepalived"}
 		case "keepalived-min":
@@ -78,7 +83,7 @@ func parseCompareTools(list string, kaMin time.Duration) ([]compareTool, error) 
 		case "ucarp-1":
 			t = compareTool{Kind: string(cluster.Ucarp), Advert: time.Second, Command: "ucarp"}
 		default:
-			return nil, fmt.Errorf("unknown tool %q (want some of %s)", name, defaultCompareTools)
+			return nil, fmt.Errorf("unknown tool %q (want some of %s, wackamole-lan-rt, wackamole-fast-rt)", name, defaultCompareTools)
 		}
 		t.Name = name
 		if slices.ContainsFunc(out, func(o compareTool) bool { return o.Name == name }) {
@@ -93,7 +98,11 @@ func parseCompareTools(list string, kaMin time.Duration) ([]compareTool, error) 
 func (t compareTool) settings() string {
 	switch t.Kind {
 	case "wackamole":
-		return fmt.Sprintf("timing = %q, mature = 1s, 3 VIPs as /32, majority quorum", t.Timing)
+		rt := ""
+		if t.Realtime {
+			rt = ", realtime = true"
+		}
+		return fmt.Sprintf("timing = %q%s, mature = 1s, 3 VIPs as /32, majority quorum", t.Timing, rt)
 	case string(cluster.Keepalived):
 		adv, version := fmt.Sprintf("%g", t.Advert.Seconds()), 2
 		if t.Advert%time.Second != 0 {
@@ -121,6 +130,11 @@ type compareSystem interface {
 	Stop(k int) error
 	LinkDown(ctx context.Context, k int) error
 	LinkUp(ctx context.Context, k int) error
+	// Pause stops node k's daemons (SIGSTOP), Resume continues them.
+	Pause(k int) error
+	Resume(k int) error
+	// LimitCPU caps node k's daemons at percent of a CPU; lift removes it.
+	LimitCPU(k int, percent float64) (lift func() error, err error)
 	Logs(lines int) string
 	Close() error
 }
@@ -137,7 +151,11 @@ func newCompareSystem(ctx context.Context, t compareTool, dir, prefix, wackamole
 	var c compareSystem
 	switch t.Kind {
 	case "wackamole":
-		cl, err := cluster.New(ctx, cluster.Options{Binary: wackamole, Dir: dir, Nodes: 3, Timing: t.Timing, Prefix: prefix, Logf: logf})
+		extra := ""
+		if t.Realtime {
+			extra = "realtime = true\n"
+		}
+		cl, err := cluster.New(ctx, cluster.Options{Binary: wackamole, Dir: dir, Nodes: 3, Timing: t.Timing, Prefix: prefix, Logf: logf, Extra: extra})
 		if err != nil {
 			return nil, err
 		}
@@ -177,6 +195,15 @@ func (w wackamoleContender) LinkUp(ctx context.Context, k int) error {
 func (w wackamoleContender) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
 	return w.c.Holders(ctx)
 }
+func (w wackamoleContender) Pause(k int) error  { return w.c.Pause(w.c.Nodes[k]) }
+func (w wackamoleContender) Resume(k int) error { return w.c.Resume(w.c.Nodes[k]) }
+func (w wackamoleContender) LimitCPU(k int, percent float64) (func() error, error) {
+	lim, err := w.c.LimitCPU(w.c.Nodes[k], percent)
+	if err != nil {
+		return nil, err
+	}
+	return lim.Remove, nil
+}
 
 // Steady: converged (one holder per VIP, balanced) with every daemon up.
 func (w wackamoleContender) Steady(h map[netip.Addr][]string) (bool, string) {
@@ -206,6 +233,43 @@ func (c rivalContender) LinkUp(ctx context.Context, k int) error {
 }
 func (c rivalContender) Holders(ctx context.Context) (map[netip.Addr][]string, error) {
 	return c.r.Holders(ctx)
+}
+
+// Pause stops every process of node k (ucarp runs one per VIP).
+func (c rivalContender) Pause(k int) error {
+	var errs []error
+	for _, p := range c.r.Nodes[k].Processes() {
+		errs = append(errs, p.Pause())
+	}
+	return errors.Join(errs...)
+}
+
+func (c rivalContender) Resume(k int) error {
+	var errs []error
+	for _, p := range c.r.Nodes[k].Processes() {
+		errs = append(errs, p.Resume())
+	}
+	return errors.Join(errs...)
+}
+
+// LimitCPU caps each process of node k (and its workers) at percent.
+func (c rivalContender) LimitCPU(k int, percent float64) (func() error, error) {
+	var lims []*lab.CPULimit
+	lift := func() error {
+		var errs []error
+		for _, l := range lims {
+			errs = append(errs, l.Remove())
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range c.r.Nodes[k].Processes() {
+		l, err := p.LimitCPU(percent)
+		if err != nil {
+			return nil, errors.Join(err, lift())
+		}
+		lims = append(lims, l)
+	}
+	return lift, nil
 }
 
 // Steady: every VIP on its preferred node only, with every daemon up.

@@ -53,6 +53,17 @@ const soakHelp = `DESCRIPTION
       quorum-kill     three nodes killed at once: the two left have no
                       quorum; 3-10 s
       quorum-isolate  every node cut off from the gossip port; 3-10 s
+      pause           one daemon stalled (SIGSTOP), resumed (SIGCONT) after
+                      1-6 s: a VM paused for live migration
+      flapping        one node's switch port down for a second, up for a
+                      second, and so on, for 5-20 s
+      starve          one daemon limited to 2 % of a CPU (a cgroup quota)
+                      for 5-20 s
+      loss            10 % of one node's IP packets dropped at random, each
+                      way (nft numgen), for 10-30 s
+      cut             the path between two nodes cut at the switch (no IP
+                      between them, ARP flowing, both still reach the
+                      others and the client) for 5-20 s
     Faults on different nodes overlap, which makes combinations (one node
     killed while another is isolated, a flap during a graceful stop, ...).
 
@@ -80,6 +91,21 @@ const soakHelp = `DESCRIPTION
                          data race
       long-overlap       only with -max-overlap D: no VIP is on two
                          reachable nodes for longer than D, faults or not
+      dark               no VIP is on no reachable node for longer than
+                         the failure timeout + 1 s while a node with quorum
+                         could take it (a running, connected member of the
+                         majority for 2 s, not stalled, starved, flapping
+                         or possibly damped), faults or not
+      black-hole         with no fault active, the client's neighbour entry
+                         for every VIP (ip neigh in its namespace; the
+                         client pings every VIP every 50 ms) points at a
+                         node that holds it, from 1 s (+ the tolerance)
+                         after the last change of its holders or the end
+                         of the last fault
+    A stalled daemon cannot let go of what the others took meanwhile: the
+    group is not converged while one is paused. A node whose link went down
+    or flapped may be damped for 32 s after it: the balance is checked
+    without it meanwhile.
     Converged means no fault injected or undone for the quiet time (-quiet,
     default 5 s: twice the failure timeout + mature + settle of the lan
     profile).
