@@ -36,7 +36,7 @@ func init() {
 const benchCompareHelp = `DESCRIPTION
     Measures the same failovers with wackamole and with the tools it
     replaces, each in a namespace lab of its own: three nodes sharing three
-    VIPs, a client pinging the VIP under test every 10 ms, the holders of
+    VIPs, a client pinging the VIP under test every 2 ms, the holders of
     every VIP read from the nodes' interfaces every 10 ms (netlink). The
     tools run one after another, so they never compete for the CPU. It
     prints a line per run and, at the end, a table with the date, every

@@ -147,6 +147,11 @@ func waitInitialState(ctx context.Context, c compareSystem) error {
 // measureFailover makes the owner of v go away as s says while the client pings
 // v and the watcher polls the holders. It returns the result and a function
 // that brings the owner back.
+// compareProbeInterval is the client's ping interval in the failover
+// scenarios: fine enough that a failover of about 10 ms (wackamole's fast
+// profile) loses probes and shows in the longest gap.
+const compareProbeInterval = 2 * time.Millisecond
+
 func measureFailover(ctx context.Context, c compareSystem, s compareScenario, v netip.Addr, opts compareOpts) (compareRun, func() error) {
 	r := compareRun{Scenario: s, VIP: v}
 	noop := func() error { return nil }
@@ -189,7 +194,7 @@ func measureFailover(ctx context.Context, c compareSystem, s compareScenario, v 
 	if err != nil {
 		return fail(err)
 	}
-	p, err := l.Client.Ping(ctx, v, lab.DefaultInterval)
+	p, err := l.Client.Ping(ctx, v, compareProbeInterval)
 	if err != nil {
 		w.Stop()
 		return fail(err)
@@ -211,7 +216,10 @@ func measureFailover(ctx context.Context, c compareSystem, s compareScenario, v 
 	var ferr error
 	switch s {
 	case compareCrash:
-		ferr = errors.Join(c.Kill(owner), c.LinkDown(ctx, owner))
+		// The link first: killed first, the owner's kernel would go on
+		// answering for the VIP while the kill and ip(8) run (30-300 ms),
+		// and hide a failover faster than that.
+		ferr = errors.Join(c.LinkDown(ctx, owner), c.Kill(owner))
 		restore = func() error { return rebootNode(ctx, c, owner) }
 	case compareGraceful:
 		ferr = c.Stop(owner)

@@ -185,7 +185,8 @@ func (row compareRow) lostText() string {
 // settings of every tool, the versions and the machine.
 func (rep compareReport) format() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Failover comparison, 3 nodes sharing 3 VIPs, client ping every 10 ms, %d run(s) per row (%s)\n\n",
+	fmt.Fprintf(&b, "Failover comparison, 3 nodes sharing 3 VIPs, client ping every %d ms, %d run(s) per row (%s)\n\n",
+		compareProbeInterval.Milliseconds(),
 		rep.Runs, rep.Date.UTC().Format("2006-01-02 15:04 MST"))
 	var errs []string
 	var failRows, faultRows []compareRow

@@ -254,7 +254,7 @@ func TestReportFormat(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"Failover comparison, 3 nodes sharing 3 VIPs, client ping every 10 ms, 2 run(s) per row (2026-11-25 23:35 UTC)",
+		"Failover comparison, 3 nodes sharing 3 VIPs, client ping every 2 ms, 2 run(s) per row (2026-11-25 23:35 UTC)",
 		"tool            scenario   runs  outage ms",
 		"for 8s (no IP",
 		"  keepalived-1    VRRPv2, advert_int 1, one vrrp_instance per VIP",
