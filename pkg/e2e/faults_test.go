@@ -244,9 +244,10 @@ const (
 )
 
 // maxStarvedMoves bounds the ownership changes of TestCPUStarvedOwner
-// with realtime = true (0 in 4 of 6 runs on a loaded machine, 1 or 2 in
-// the others; 13 to 18 without realtime).
-const maxStarvedMoves = 2
+// with realtime = true: two episodes of a survivor taking the VIP and
+// handing it back (0 in 4 of 6 runs on a loaded machine, 1 to 3 in the
+// others; 13 to 18 without realtime).
+const maxStarvedMoves = 4
 
 // contestSettle bounds the time two nodes hold a VIP after a stalled one
 // resumes: its recovery (it must hear every member), a claim and the

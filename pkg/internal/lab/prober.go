@@ -355,10 +355,25 @@ func (p *Prober) Stop() Result {
 	return r
 }
 
-// drain waits until the last request is answered, at most two intervals
-// (20 ms to 100 ms).
+// drainGrace is how long a request may be in flight: two intervals, 20 ms
+// to 100 ms.
+func (p *Prober) drainGrace() time.Duration {
+	return min(max(2*p.interval, 20*time.Millisecond), 100*time.Millisecond)
+}
+
+// inFlightLocked counts the requests at the end, sent less than drainGrace
+// before now, that have no reply yet.
+func (p *Prober) inFlightLocked(now time.Time) int {
+	n := 0
+	for i := len(p.sent) - 1; i >= 0 && !p.replied[i] && now.Sub(p.sent[i]) < p.drainGrace(); i-- {
+		n++
+	}
+	return n
+}
+
+// drain waits until the last request is answered, at most drainGrace.
 func (p *Prober) drain() {
-	grace := min(max(2*p.interval, 20*time.Millisecond), 100*time.Millisecond)
+	grace := p.drainGrace()
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
 	for {
@@ -394,14 +409,19 @@ func (p *Prober) resultLocked(end time.Time) Result {
 }
 
 // Snapshot returns the result so far, as if the prober stopped now (a
-// silence running now is an open gap). After Stop it returns the final
-// result.
+// silence running now is an open gap; requests still in flight, sent in
+// the last two intervals and not answered yet, are not counted). After
+// Stop it returns the final result.
 func (p *Prober) Snapshot() Result {
 	p.mu.Lock()
 	stopped := p.stopped
 	var r Result
 	if !stopped {
-		r = p.resultLocked(time.Now())
+		now := time.Now()
+		r = p.resultLocked(now)
+		// A request not answered yet may just be in flight: it is lost
+		// only once Stop's drain has waited for it.
+		r.Sent -= p.inFlightLocked(now)
 	}
 	p.mu.Unlock()
 	if stopped {

@@ -198,3 +198,35 @@ func TestCheckHostName(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot must not count the requests still in flight as lost (it did:
+// a probe sent 1 ms before the snapshot made a lossless hand-over fail).
+func TestInFlight(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	tests := []struct {
+		name    string
+		sent    []int
+		replied []bool
+		now     int
+		want    int
+	}{
+		{"nothing sent", nil, nil, 0, 0},
+		{"all answered", []int{0, 10, 20}, []bool{true, true, true}, 21, 0},
+		{"last in flight", []int{0, 10, 20}, []bool{true, true, false}, 21, 1},
+		{"two in flight", []int{0, 10, 20}, []bool{true, false, false}, 21, 2},
+		{"older than the grace: lost", []int{0, 10, 20}, []bool{true, true, false}, 45, 0},
+		{"a lost one before an answered one stays lost", []int{0, 10, 20}, []bool{false, true, true}, 21, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Prober{interval: 10 * time.Millisecond, replied: tt.replied}
+			for _, ms := range tt.sent {
+				p.sent = append(p.sent, at(ms))
+			}
+			if got := p.inFlightLocked(at(tt.now)); got != tt.want {
+				t.Errorf("inFlightLocked = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
