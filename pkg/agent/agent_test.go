@@ -996,6 +996,12 @@ func TestTieBreakerSplit(t *testing.T) {
 	tb.p.PeerAlive = true
 	r.clock = r.clock.Add(time.Second)
 	r.round()
+	if yield := r.a.lastDecision.Yield; len(yield) > 0 || len(r.a.held) != 3 {
+		t.Fatalf("yields %v, holds %v: the other's host serves nothing, this side keeps every VIP", yield, r.a.heldNames())
+	}
+	tb.p.PeerServes = map[string]bool{"a": true, "b": true, "c": true}
+	r.clock = r.clock.Add(time.Second)
+	r.round()
 	yield := r.a.lastDecision.Yield
 	if len(yield) == 0 || len(yield) == 3 {
 		t.Fatalf("yields %v of 3 VIPs: the hash should split them", yield)

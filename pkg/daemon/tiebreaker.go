@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -16,21 +17,30 @@ import (
 	"github.com/wackamole/wackamole/pkg/policy"
 )
 
-// tieBreaker probes a two-voter group's tie-breaker addresses and the
-// other voter's host, all the time, so that the answer is ready when the
-// two lose contact (see policy.TieBreakerProbe): ARP for an address on a
-// subnet of one of this host's interfaces, ICMP echo otherwise.
+// tieBreaker probes a two-voter group's tie-breaker addresses, the other
+// voter's host and the VIPs that host answers for, all the time, so that
+// the answer is ready when the two lose contact (see
+// policy.TieBreakerProbe): ARP for an address on a subnet of one of this
+// host's interfaces, ICMP echo otherwise.
 type tieBreaker struct {
 	targets []netip.Addr
 	peer    netip.Addr // the other voter's host; invalid if unknown
+	vips    []config.VIP
 	every   time.Duration
 	fresh   time.Duration // how long an answer counts
-	log     *slog.Logger
-	wake    func()
+	// servesFresh is how long the peer's answer for a VIP counts: longer
+	// than fresh, since a round, which probes everything in turn, takes
+	// up to three probe periods, and a VIP the peer serves must not seem
+	// unserved between two rounds (this side would take it, then yield it
+	// again).
+	servesFresh time.Duration
+	log         *slog.Logger
+	wake        func()
 
 	mu      sync.Mutex
-	reached time.Time // the last answer of a tie-breaker
-	alive   time.Time // the last answer of the peer
+	reached time.Time            // the last answer of a tie-breaker
+	alive   time.Time            // the last answer of the peer
+	serves  map[string]time.Time // the peer's last answer for each VIP
 }
 
 // newTieBreaker returns the prober of c, or nil when c has no tie-breaker.
@@ -38,7 +48,7 @@ func newTieBreaker(c *config.Config, t membership.Timing, self netip.AddrPort, l
 	if len(c.TieBreaker) == 0 || len(c.Peers) != 2 {
 		return nil
 	}
-	tb := &tieBreaker{targets: c.TieBreaker, log: log}
+	tb := &tieBreaker{targets: c.TieBreaker, vips: c.VIPs, log: log, serves: map[string]time.Time{}}
 	for _, p := range c.Peers {
 		if ap, err := membership.ParseHostPort(p); err == nil && ap.Addr() != self.Addr() {
 			tb.peer = ap.Addr()
@@ -48,6 +58,7 @@ func newTieBreaker(c *config.Config, t membership.Timing, self netip.AddrPort, l
 	// the answer is at most half a timeout old.
 	tb.every = max(t.FailureTimeout/2, 100*time.Millisecond)
 	tb.fresh = 3 * tb.every
+	tb.servesFresh = 6 * tb.every
 	return tb
 }
 
@@ -56,10 +67,19 @@ func (tb *tieBreaker) Probe() policy.TieBreakerProbe {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	now := time.Now()
-	return policy.TieBreakerProbe{
+	p := policy.TieBreakerProbe{
 		Reached:   !tb.reached.IsZero() && now.Sub(tb.reached) < tb.fresh,
 		PeerAlive: !tb.alive.IsZero() && now.Sub(tb.alive) < tb.fresh,
 	}
+	for name, t := range tb.serves {
+		if p.PeerAlive && now.Sub(t) < tb.servesFresh {
+			if p.PeerServes == nil {
+				p.PeerServes = map[string]bool{}
+			}
+			p.PeerServes[name] = true
+		}
+	}
+	return p
 }
 
 // run probes until ctx ends.
@@ -75,7 +95,14 @@ func (tb *tieBreaker) run(ctx context.Context) {
 				break
 			}
 		}
-		alive := tb.peer.IsValid() && tb.answers(ctx, tb.peer)
+		alive, peerMAC := false, net.HardwareAddr(nil)
+		if tb.peer.IsValid() {
+			alive, peerMAC = tb.resolve(ctx, tb.peer)
+		}
+		var served []string
+		if alive {
+			served = tb.served(ctx, peerMAC)
+		}
 		tb.mu.Lock()
 		now := time.Now()
 		if reached {
@@ -84,9 +111,12 @@ func (tb *tieBreaker) run(ctx context.Context) {
 		if alive {
 			tb.alive = now
 		}
+		for _, name := range served {
+			tb.serves[name] = now
+		}
 		tb.mu.Unlock()
-		if p := tb.Probe(); p != last {
-			tb.log.Info("tie-breaker probes", "tie_breaker_reached", p.Reached, "peer_host_alive", p.PeerAlive)
+		if p := tb.Probe(); !p.Equal(last) {
+			tb.log.Info("tie-breaker probes", "tie_breaker_reached", p.Reached, "peer_host_alive", p.PeerAlive, "peer_serves", len(p.PeerServes))
 			last = p
 			if tb.wake != nil {
 				tb.wake()
@@ -102,6 +132,13 @@ func (tb *tieBreaker) run(ctx context.Context) {
 
 // answers probes one address, within one probe period.
 func (tb *tieBreaker) answers(ctx context.Context, a netip.Addr) bool {
+	ok, _ := tb.resolve(ctx, a)
+	return ok
+}
+
+// resolve probes one address within one probe period, and returns the
+// hardware address that answered if it was asked by ARP (nil after ICMP).
+func (tb *tieBreaker) resolve(ctx context.Context, a netip.Addr) (bool, net.HardwareAddr) {
 	ctx, cancel := context.WithTimeout(ctx, tb.every)
 	defer cancel()
 	if ifi := onLink(a); ifi != nil && a.Is4() {
@@ -111,13 +148,74 @@ func (tb *tieBreaker) answers(ctx context.Context, a netip.Addr) bool {
 			if dl, ok := ctx.Deadline(); ok {
 				c.SetDeadline(dl)
 			}
-			if _, err := c.Resolve(a); err == nil {
-				return true
-			}
-			return false
+			mac, err := c.Resolve(a)
+			return err == nil, mac
 		}
 	}
-	return health.Ping(ctx, a) == nil
+	return health.Ping(ctx, a) == nil, nil
+}
+
+// served returns the VIPs the peer's host, at peerMAC, answers for: an ARP
+// request for every IPv4 address of every VIP on its interface, the
+// replies read for half a probe period (the peer is on the link: it
+// answers within a millisecond). A VIP with no address ARP can ask
+// about (IPv6 only), or any VIP when the peer answered by ICMP (peerMAC
+// nil: not on a shared link), counts as served: nothing tells otherwise,
+// and leaving it to the peer is the split the rendezvous hash decides.
+func (tb *tieBreaker) served(ctx context.Context, peerMAC net.HardwareAddr) []string {
+	byIf := map[string][]netip.Addr{}
+	owner := map[netip.Addr]string{}
+	var out []string
+	probed := 0
+	for _, v := range tb.vips {
+		asked := false
+		for _, a := range v.Addresses {
+			if ip := a.Prefix.Addr(); ip.Is4() && peerMAC != nil {
+				byIf[a.Interface] = append(byIf[a.Interface], ip)
+				owner[ip] = v.Name
+				asked = true
+			}
+		}
+		if asked {
+			probed++
+		} else {
+			out = append(out, v.Name)
+		}
+	}
+	deadline := time.Now().Add(tb.every / 2)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	seen := map[string]bool{}
+	for ifname, addrs := range byIf {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			continue
+		}
+		c, err := arp.Dial(ifi)
+		if err != nil {
+			continue
+		}
+		c.SetDeadline(deadline)
+		for _, ip := range addrs {
+			c.Request(ip)
+		}
+		for {
+			p, _, err := c.Read()
+			if err != nil {
+				break // the deadline
+			}
+			if name, ok := owner[p.SenderIP]; ok && p.Operation == arp.OperationReply && bytes.Equal(p.SenderHardwareAddr, peerMAC) && !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+				if len(seen) == probed {
+					break
+				}
+			}
+		}
+		c.Close()
+	}
+	return out
 }
 
 // onLink returns the interface with a subnet that holds a, or nil.

@@ -109,9 +109,28 @@ type TieBreakerProbe struct {
 	// Reached: a tie-breaker answered recently.
 	Reached bool
 	// PeerAlive: the other voter's host answered recently (ARP, ICMP),
-	// although its daemon is silent: the two are cut from each other, not
-	// one of them dead.
+	// although its daemon is silent: the two are cut from each other, or
+	// its daemon is dead or stalled on a live host.
 	PeerAlive bool
+	// PeerServes names the VIPs the other voter's host answers for (ARP
+	// from its MAC for a VIP address; a VIP no probe can tell, such as an
+	// IPv6 one, counts while PeerAlive). Only these are left to it: a
+	// host alive whose daemon died, stopped or handed its VIPs over
+	// serves none, and this side must take them, not leave them dark.
+	PeerServes map[string]bool
+}
+
+// Equal reports whether p and q found the same.
+func (p TieBreakerProbe) Equal(q TieBreakerProbe) bool {
+	if p.Reached != q.Reached || p.PeerAlive != q.PeerAlive || len(p.PeerServes) != len(q.PeerServes) {
+		return false
+	}
+	for name, ok := range p.PeerServes {
+		if q.PeerServes[name] != ok {
+			return false
+		}
+	}
+	return true
 }
 
 // State is this node's life-cycle state at now.

@@ -467,6 +467,10 @@ func TestTieBreaker(t *testing.T) {
 	c.Mature, c.Voters, c.TieBreaker, c.QuorumNeed = 0, 2, true, 2
 	both := view(member("n2", 7))
 	gone := view()
+	all := map[string]bool{}
+	for _, v := range c.VIPs {
+		all[v.Name] = true
+	}
 	for _, tt := range []struct {
 		name   string
 		probe  TieBreakerProbe
@@ -475,7 +479,11 @@ func TestTieBreaker(t *testing.T) {
 	}{
 		{"the other crashed, the gateway answers", TieBreakerProbe{Reached: true}, true, false},
 		{"this side lost the gateway", TieBreakerProbe{}, false, false},
-		{"both reach the gateway, the other is alive", TieBreakerProbe{Reached: true, PeerAlive: true}, true, true},
+		{"both reach the gateway, the other is alive and serves", TieBreakerProbe{Reached: true, PeerAlive: true, PeerServes: all}, true, true},
+		// Its daemon died or stopped (or handed everything over) on a
+		// live host: nothing of it is served there, so nothing is left
+		// to it (the soak found the VIPs it won dark until it restarted).
+		{"the other's host is alive but serves nothing", TieBreakerProbe{Reached: true, PeerAlive: true}, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			mem := Decide(c, both, local(), Memory{}, t0).Memory
@@ -492,7 +500,7 @@ func TestTieBreaker(t *testing.T) {
 	}
 	// Both sides yield complementary sets: every VIP has one keeper.
 	l := local()
-	l.TieBreaker = TieBreakerProbe{Reached: true, PeerAlive: true}
+	l.TieBreaker = TieBreakerProbe{Reached: true, PeerAlive: true, PeerServes: all}
 	mem := Decide(c, both, local(), Memory{}, t0).Memory
 	y1 := Decide(c, gone, l, mem, t0.Add(time.Second)).Yield
 	c2 := c

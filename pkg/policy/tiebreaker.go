@@ -23,7 +23,11 @@ import (
 // the gateway). Each side then also sees the other's host alive on the
 // link (it answers ARP or ICMP while its heartbeats do not come): then
 // every VIP stays with the node that wins its rendezvous hash, the same
-// answer on both sides, so that each VIP has exactly one holder.
+// answer on both sides, so that each VIP has exactly one holder. A side
+// leaves a VIP to the other only while the other's host answers for it
+// (TieBreakerProbe.PeerServes): a live host whose daemon is dead, stopped
+// or has handed its VIPs over serves none of them, and they must not go
+// dark.
 //
 // What it cannot resolve: each side reaches a tie-breaker but not the
 // other node at all (two gateways, one per side; or a router between the
@@ -50,7 +54,7 @@ func (m *Memory) tieBreak(c Config, l Local, view membership.View, d *Decision) 
 	}
 	d.Yield = map[string]bool{}
 	for _, v := range c.VIPs {
-		if rendezvous(v.Name, m.otherVoter) > rendezvous(v.Name, c.Self) {
+		if l.TieBreaker.PeerServes[v.Name] && rendezvous(v.Name, m.otherVoter) > rendezvous(v.Name, c.Self) {
 			d.Yield[v.Name] = true
 		}
 	}
