@@ -8,6 +8,8 @@ LDFLAGS := -X main.version=$(VERSION)
 export PATH := $(patsubst %/,%,$(dir $(GO))):$(PATH)
 RUNS    ?= 5
 MINUTES ?= 30
+FAULT_RUNS  ?= 1
+FAULT_TOOLS ?= wackamole-lan,wackamole-fast,wackamole-fast-rt,keepalived-1,keepalived-min
 # Fuzz budgets are execution counts, not -fuzztime durations: Go 1.26's fuzz
 # coordinator can fail a clean run with "context deadline exceeded" when a
 # duration ends while a worker is mid-input (go.dev/issue/75804, fixed in
@@ -79,9 +81,15 @@ bench:
 bench-failover: deps
 	$(GO) run ./pkg/internal/cmd/wackalab bench-failover -runs $(RUNS)
 
+## bench-compare (root): failovers side by side with keepalived and ucarp,
+## then the faults of the faults issue (stall, flapping port, starvation,
+## cut path, 10 % loss; FAULT_RUNS each, about 3 minutes per run and tool),
+## then the BGP section against ExaBGP; tables in out/bench-compare*.txt.
 bench-compare: deps
-	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(RUNS)
-	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -bgp -runs $(RUNS)
+	@mkdir -p $(OUT)
+	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(RUNS) -out $(OUT)/bench-compare.txt
+	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -runs $(FAULT_RUNS) -tools $(FAULT_TOOLS) -scenarios stall,flap,starve,cut,loss -out $(OUT)/bench-compare-faults.txt
+	$(GO) run ./pkg/internal/cmd/wackalab bench-compare -bgp -runs $(RUNS) -out $(OUT)/bench-compare-bgp.txt
 
 ## bench-scale (root): groups of 3, 10, 25 and 50 nodes, one VIP each, lan
 ## (and fast up to 10 nodes): cold-start convergence, crash and graceful
