@@ -200,7 +200,7 @@ func TestCheckerTieBreakerBothReach(t *testing.T) {
 			fault(x, true)
 			x.run(time.Second, twoSteady)
 			x.run(100*time.Millisecond, "n1 n2 n1 n2,n1") // n1 wins vip 3's hash
-			x.run(10*time.Second, "n1 n2 n1 n1")        // 3-1: fine
+			x.run(10*time.Second, "n1 n2 n1 n1")          // 3-1: fine
 			x.want()
 			x.run(time.Second, "n1 n2,n1 n1 n1") // converged, two holders
 			x.run(time.Second, "n1 - n1 n1")     // converged, none
