@@ -863,7 +863,11 @@ func (r *soakRun) dump(seq int, reason string) (string, error) {
 // sees them, and its plan for every VIP.
 func formatStatus(st control.Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "== %s: state %s, healthy %v, quorum %d/%d\n", st.Node, st.State, st.Healthy, st.Quorum.Have, st.Quorum.Need)
+	tie := ""
+	if st.Quorum.TieBreaker {
+		tie = " (by the tie-breaker)"
+	}
+	fmt.Fprintf(&b, "== %s: state %s, healthy %v, quorum %d/%d%s\n", st.Node, st.State, st.Healthy, st.Quorum.Have, st.Quorum.Need, tie)
 	for _, note := range st.Notes {
 		fmt.Fprintf(&b, "   note: %s\n", note)
 	}
