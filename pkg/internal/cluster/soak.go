@@ -36,6 +36,13 @@ const DefaultPoll = 50 * time.Millisecond
 
 // SoakOptions configure Cluster.Soak.
 type SoakOptions struct {
+	// Topology is the shape of the group (default TopologyFive: the
+	// cluster's nodes, identical). With another, the cluster must have
+	// its number of nodes and no daemon running: Soak writes their
+	// configurations (the witness, the tie-breaker), the schedule leaves
+	// out what makes no sense for the topology, and the checker models its
+	// quorum.
+	Topology Topology
 	// Duration is the length of the fault schedule (default 2 minutes).
 	// The run lasts a little longer: the last faults are undone, the group
 	// converges, and every daemon is stopped gracefully.
@@ -66,7 +73,12 @@ type SoakOptions struct {
 // SoakReport is the outcome of a soak run.
 type SoakReport struct {
 	Seed     int64
+	Topology Topology
 	Schedule []schedule.Fault
+	// FaultKinds and ViolationKinds are the kinds the topology's schedule
+	// draws and its checker reports, for Summary (nil: every kind).
+	FaultKinds     []schedule.FaultKind
+	ViolationKinds []checker.ViolationKind
 	// Injected counts the faults injected, by kind.
 	Injected map[schedule.FaultKind]int
 	// Violations are every broken invariant, in the order found.
@@ -101,14 +113,22 @@ func (r *SoakReport) Summary() string {
 	var b strings.Builder
 	total := 0
 	var parts []string
-	for _, k := range schedule.FaultKinds {
+	faultKinds := r.FaultKinds
+	if faultKinds == nil {
+		faultKinds = schedule.FaultKinds
+	}
+	for _, k := range faultKinds {
 		parts = append(parts, fmt.Sprintf("%s %d", k, r.Injected[k]))
 		total += r.Injected[k]
 	}
 	fmt.Fprintf(&b, "faults injected: %d (%s)\n", total, strings.Join(parts, ", "))
 	counts := r.ViolationCounts()
 	parts = parts[:0]
-	for _, k := range checker.ViolationKinds {
+	violationKinds := r.ViolationKinds
+	if violationKinds == nil {
+		violationKinds = checker.ViolationKinds
+	}
+	for _, k := range violationKinds {
 		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
 	}
 	fmt.Fprintf(&b, "violations: %d (%s)\n", len(r.Violations), strings.Join(parts, ", "))
@@ -166,8 +186,24 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 	if opt.ProbeInterval <= 0 {
 		opt.ProbeInterval = 50 * time.Millisecond
 	}
-	rep := &SoakReport{Seed: opt.Seed, Injected: map[schedule.FaultKind]int{}, Start: time.Now()}
-	sched, err := schedule.New(schedule.Options{Nodes: len(c.Nodes), Length: opt.Duration, Seed: opt.Seed, Quiet: opt.Quiet, QuorumLoss: opt.QuorumLoss})
+	if opt.Topology == "" {
+		opt.Topology = TopologyFive
+	}
+	rep := &SoakReport{Seed: opt.Seed, Topology: opt.Topology, Injected: map[schedule.FaultKind]int{}, Start: time.Now()}
+	schedOpt := schedule.Options{Nodes: len(c.Nodes), Length: opt.Duration, Seed: opt.Seed, Quiet: opt.Quiet, QuorumLoss: opt.QuorumLoss,
+		TieBreaker: opt.Topology == TopologyTieBreaker}
+	chkOpt := checker.Options{Nodes: Names(c.Nodes...), VIPs: c.VIPs, Quorum: c.opt.Quorum, Quiet: opt.Quiet, Tolerance: opt.Tolerance, QuorumLag: opt.QuorumLag, MaxOverlap: opt.MaxOverlap,
+		FailureTimeout: failureTimeouts[c.opt.Timing], TieBreaker: opt.Topology == TopologyTieBreaker}
+	if opt.Topology != TopologyFive {
+		if err := opt.Topology.configure(c); err != nil {
+			return rep, err
+		}
+		for _, i := range opt.Topology.Witnesses() {
+			chkOpt.Witnesses = append(chkOpt.Witnesses, c.Nodes[i].Name)
+		}
+	}
+	rep.FaultKinds, rep.ViolationKinds = schedOpt.Kinds(), chkOpt.Kinds()
+	sched, err := schedule.New(schedOpt)
 	if err != nil {
 		return rep, err
 	}
@@ -180,8 +216,13 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 			}
 		}
 	}
+	// Every VIP on one web node, balanced: the witness holds none.
+	web := slices.Clone(c.Nodes)
+	for _, i := range slices.Backward(opt.Topology.Witnesses()) {
+		web = slices.Delete(web, i, i+1)
+	}
 	wait, cancel := context.WithTimeout(ctx, time.Minute)
-	_, err = c.WaitConverged(wait, Names(c.Nodes...))
+	_, err = c.WaitConverged(wait, Names(web...))
 	cancel()
 	if err != nil {
 		return rep, fmt.Errorf("cluster: soak: the group did not converge before the first fault: %w", err)
@@ -210,14 +251,14 @@ func (c *Cluster) Soak(ctx context.Context, opt SoakOptions) (*SoakReport, error
 	for _, n := range c.Nodes {
 		macs[n.Name] = n.Host.MAC.String()
 	}
+	chkOpt.MACs = macs
 
 	r := &soakRun{
-		c:      c,
-		opt:    opt,
-		rep:    rep,
-		reader: reader,
-		chk: checker.New(checker.Options{Nodes: Names(c.Nodes...), VIPs: c.VIPs, Quorum: c.opt.Quorum, Quiet: opt.Quiet, Tolerance: opt.Tolerance, QuorumLag: opt.QuorumLag, MaxOverlap: opt.MaxOverlap,
-			FailureTimeout: failureTimeouts[c.opt.Timing], MACs: macs}),
+		c:         c,
+		opt:       opt,
+		rep:       rep,
+		reader:    reader,
+		chk:       checker.New(chkOpt),
 		died:      make(chan *Node, 4*len(c.Nodes)),
 		termSent:  map[*Node]time.Time{},
 		stop:      make(chan struct{}),
@@ -822,7 +863,11 @@ func (r *soakRun) dump(seq int, reason string) (string, error) {
 // sees them, and its plan for every VIP.
 func formatStatus(st control.Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "== %s: state %s, healthy %v, quorum %d/%d\n", st.Node, st.State, st.Healthy, st.Quorum.Have, st.Quorum.Need)
+	tie := ""
+	if st.Quorum.TieBreaker {
+		tie = " (by the tie-breaker)"
+	}
+	fmt.Fprintf(&b, "== %s: state %s, healthy %v, quorum %d/%d%s\n", st.Node, st.State, st.Healthy, st.Quorum.Have, st.Quorum.Need, tie)
 	for _, note := range st.Notes {
 		fmt.Fprintf(&b, "   note: %s\n", note)
 	}

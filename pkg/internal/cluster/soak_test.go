@@ -19,7 +19,10 @@ func TestFormatStatus(t *testing.T) {
 		VIPs:    []control.VIP{{Name: "vip-05", Owner: "n2", Holders: []string{"n2"}, Planned: "n3", Reason: "vacated", Waiting: "x"}},
 		Notes:   []string{"a note"}}
 	got := formatStatus(st)
-	for _, want := range []string{"== n3: state mature, healthy true, quorum 4/3", "note: a note", "not eligible (draining) held=[vip-05] leaving=[vip-05]", `vip vip-05 owner="n2" holders=[n2] planned="n3" reason=vacated waiting="x"`} {
+	if tie := (control.Status{Node: "n2", Quorum: control.Quorum{Have: 1, Need: 2, OK: true, TieBreaker: true}}); !strings.Contains(formatStatus(tie), "quorum 1/2 (by the tie-breaker)") {
+		t.Errorf("formatStatus without the tie-breaker:\n%s", formatStatus(tie))
+	}
+	for _, want := range []string{"== n3: state mature, healthy true, quorum 4/3\n", "note: a note", "not eligible (draining) held=[vip-05] leaving=[vip-05]", `vip vip-05 owner="n2" holders=[n2] planned="n3" reason=vacated waiting="x"`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("formatStatus lacks %q:\n%s", want, got)
 		}

@@ -4,7 +4,9 @@
 // node holds which VIP, a Checker reports every broken invariant: a VIP on
 // two nodes or on none in a converged group, a stray or unbalanced
 // allocation, a minority that acquires, an address left behind by a daemon
-// that exited, a daemon that died or did not stop.
+// that exited, a daemon that died or did not stop, a witness that holds a
+// VIP. Its model of quorum is a majority of the nodes, or, in a two-node
+// group with a tie-breaker (Options.TieBreaker), the tie-breaker rule.
 //
 // It is pure: it reads no clock and does no I/O (every event and snapshot
 // carries its time), so that it is tested with transcripts of synthetic
@@ -121,12 +123,26 @@ const (
 	// of its holders or the end of the last fault, for longer than the
 	// tolerance. Off without Options.MACs.
 	ViolationBlackHole ViolationKind = "black-hole"
+	// ViolationWitness: a witness (Options.Witnesses) holds a VIP address,
+	// at any time, its link up or not. A witness is a member for quorum
+	// only: it never holds a VIP.
+	ViolationWitness ViolationKind = "witness-held"
 )
 
 // ViolationKinds lists every violation kind, in the order reports show them.
 var ViolationKinds = []ViolationKind{
 	ViolationDuplicate, ViolationUnheld, ViolationStray, ViolationUnbalanced, ViolationMinority,
 	ViolationLeftover, ViolationDied, ViolationStop, ViolationLog, ViolationOverlap, ViolationDark, ViolationBlackHole,
+	ViolationWitness,
+}
+
+// Kinds returns the violation kinds that apply with these options, in the
+// order of ViolationKinds: ViolationWitness only with witnesses.
+func (o Options) Kinds() []ViolationKind {
+	if len(o.Witnesses) > 0 {
+		return slices.Clone(ViolationKinds)
+	}
+	return slices.DeleteFunc(slices.Clone(ViolationKinds), func(k ViolationKind) bool { return k == ViolationWitness })
 }
 
 // Violation is one broken invariant.
@@ -225,6 +241,19 @@ type Options struct {
 	// Quorum is the number of connected members a node needs to take VIPs
 	// (default: a majority of Nodes).
 	Quorum int
+	// Witnesses are the nodes (of Nodes) configured with witness = true:
+	// members for quorum that never hold a VIP (ViolationWitness) and
+	// never count as able to take one (ViolationDark, the balance).
+	Witnesses []string
+	// TieBreaker says that the group is two nodes with a tie-breaker that
+	// each reaches whenever its link is up (the lab's client); ignored
+	// unless Nodes are exactly two, as the daemons ignore theirs. When the
+	// two cannot hear each other (either not connected, on two sides of a
+	// partition, or the path between them cut), a connected node acts as
+	// if it had quorum: it may acquire, and every VIP must be on exactly
+	// one reachable node once converged (the rendezvous winner when both
+	// are connected: the balance is not checked then).
+	TieBreaker bool
 	// Quiet is the convergence window T: the group counts as converged
 	// once no fault has been injected or undone (no model change) for
 	// Quiet, and no daemon is paused. Default DefaultQuiet.
@@ -366,6 +395,10 @@ type nodeModel struct {
 	// connected member of the majority, neither stalled nor starved; zero
 	// while it is not.
 	readySince time.Time
+	// witness: never holds a VIP; witnessHeld are the VIPs reported on it
+	// and still there.
+	witness     bool
+	witnessHeld map[netip.Addr]bool
 }
 
 // cutoff is one period of a node cut off from any majority.
@@ -437,6 +470,14 @@ func New(opt Options) *Checker {
 		}
 		c.order = append(c.order, n)
 		c.nodes[n] = &nodeModel{linkUp: true, readySince: longAgo}
+	}
+	for _, w := range opt.Witnesses {
+		if n := c.nodes[w]; n != nil {
+			n.witness, n.readySince, n.witnessHeld = true, time.Time{}, map[netip.Addr]bool{}
+		}
+	}
+	if len(c.order) != 2 {
+		c.opt.TieBreaker = false
 	}
 	slices.SortFunc(c.vips, func(a, b netip.Addr) int { return a.Compare(b) })
 	c.vips = slices.Compact(c.vips)
@@ -691,9 +732,9 @@ func (n *nodeModel) connected() bool {
 func (n *nodeModel) reachable() bool { return n.linkUp && !n.flapping }
 
 // fit reports whether the node can take VIPs now, given the majority:
-// damping aside (see eligibleSince).
+// damping aside (see eligibleSince). A witness never can.
 func (n *nodeModel) fit(inMajority bool) bool {
-	return n.daemon == DaemonRunning && n.connected() && inMajority && !n.paused && !n.starved
+	return n.daemon == DaemonRunning && n.connected() && inMajority && !n.paused && !n.starved && !n.witness
 }
 
 // eligibleSince is when the node became able to take an unheld VIP: fit
@@ -718,8 +759,11 @@ func (c *Checker) faultActive() bool {
 	return false
 }
 
-// majority returns the members of the side that has quorum, or nil.
-func (c *Checker) majority() map[string]bool {
+// majority returns the nodes that have quorum, or nil: the members of the
+// side with Quorum connected members; or, with a tie-breaker and no such
+// side, every connected node (it reaches the tie-breaker, and acts as if
+// it had quorum), tie then true.
+func (c *Checker) majority() (maj map[string]bool, tie bool) {
 	sides := map[int][]string{}
 	for _, name := range c.order {
 		if n := c.nodes[name]; n.connected() {
@@ -727,20 +771,53 @@ func (c *Checker) majority() map[string]bool {
 		}
 	}
 	for _, members := range sides {
-		if len(members) >= c.opt.Quorum {
+		if len(members) >= c.opt.Quorum && !c.cutWithin(members) {
 			m := map[string]bool{}
 			for _, name := range members {
 				m[name] = true
 			}
-			return m
+			return m, false
 		}
 	}
-	return nil
+	if !c.opt.TieBreaker {
+		return nil, false
+	}
+	m := map[string]bool{}
+	for _, members := range sides {
+		for _, name := range members {
+			m[name] = true
+		}
+	}
+	if len(m) == 0 {
+		return nil, false
+	}
+	return m, true
+}
+
+// cutWithin reports whether, in a group with a tie-breaker, the path
+// between two of members is cut: with no third node to hear, the two do
+// not hear each other. Elsewhere a cut path leaves both ends in the
+// majority (they hear the others).
+func (c *Checker) cutWithin(members []string) bool {
+	if !c.opt.TieBreaker {
+		return false
+	}
+	for i, a := range members {
+		for _, b := range members[i+1:] {
+			if b < a {
+				a, b = b, a
+			}
+			if c.cuts[[2]string{a, b}] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // recompute starts and ends cut-off periods after a model change at t.
 func (c *Checker) recompute(t time.Time) {
-	maj := c.majority()
+	maj, _ := c.majority()
 	for _, name := range c.order {
 		n := c.nodes[name]
 		alive := n.daemon == DaemonRunning || n.daemon == DaemonStopping
@@ -782,6 +859,21 @@ func (c *Checker) Observe(s Snapshot) []Violation {
 	for _, name := range c.order {
 		n := c.nodes[name]
 		held := heldBy(s.Holders, name)
+		// A witness never holds a VIP.
+		if n.witness {
+			for v := range n.witnessHeld {
+				if !slices.Contains(held, v) {
+					delete(n.witnessHeld, v)
+				}
+			}
+			for _, v := range held {
+				if !n.witnessHeld[v] {
+					n.witnessHeld[v] = true
+					c.violate(Violation{Kind: ViolationWitness, Time: s.Time, Node: name, VIP: v,
+						Detail: fmt.Sprintf("the witness %s holds %s", name, v), Holders: s.Holders})
+				}
+			}
+		}
 		// A daemon that has exited (and was cleaned up after a kill)
 		// leaves nothing behind.
 		if n.daemon == DaemonDown && !s.Time.Before(n.since) && len(held) > 0 && !n.leftover {
@@ -907,6 +999,10 @@ func (c *Checker) checkDark(s Snapshot) {
 		}
 	}
 	limit := c.opt.FailureTimeout + c.opt.UnheldSlack
+	quorum := "quorum"
+	if _, tie := c.majority(); tie {
+		quorum = "quorum (through the tie-breaker)"
+	}
 	for _, v := range c.vips {
 		if len(c.reachable(s.Holders[v])) > 0 {
 			delete(c.unheld, v)
@@ -931,7 +1027,7 @@ func (c *Checker) checkDark(s Snapshot) {
 		if dark > limit && !c.darkReported[v] {
 			c.darkReported[v] = true
 			c.violate(Violation{Kind: ViolationDark, Time: s.Time, Since: from, VIP: v,
-				Detail:  fmt.Sprintf("held by no reachable node for longer than the failure timeout %v + %v while a node with quorum could take it", c.opt.FailureTimeout, c.opt.UnheldSlack),
+				Detail:  fmt.Sprintf("held by no reachable node for longer than the failure timeout %v + %v while a node with %s could take it", c.opt.FailureTimeout, c.opt.UnheldSlack, quorum),
 				Holders: s.Holders})
 		}
 	}
@@ -992,14 +1088,22 @@ func (c *Checker) checkNeighbours(s Snapshot) {
 // group is converged: what is wrong, by kind and VIP.
 func (c *Checker) conditions(s Snapshot) map[condKey]string {
 	out := map[condKey]string{}
-	maj := c.majority()
+	maj, tie := c.majority()
 	load := map[string]int{}
+	holders := false // a member of the majority that may hold VIPs
 	for name := range maj {
 		// A node that may be damped holds what it holds, nothing if it
-		// lets go: the others' balance is checked without it.
-		if n := c.nodes[name]; n.daemon == DaemonRunning && !s.Time.Before(n.dampedUntil) {
+		// lets go: the others' balance is checked without it. A witness
+		// holds nothing.
+		n := c.nodes[name]
+		if n.daemon == DaemonRunning && !s.Time.Before(n.dampedUntil) && !n.witness {
 			load[name] = 0
 		}
+		holders = holders || !n.witness
+	}
+	majority := "a majority is up and connected"
+	if tie {
+		majority = "a node is connected and reaches the tie-breaker"
 	}
 	whole := true // every VIP on exactly one member of the majority
 	for _, v := range c.vips {
@@ -1008,20 +1112,24 @@ func (c *Checker) conditions(s Snapshot) map[condKey]string {
 		case len(hs) > 1:
 			out[condKey{ViolationDuplicate, v}] = fmt.Sprintf("held by %s", strings.Join(hs, " and "))
 			whole = false
-		case maj == nil:
+		case maj == nil || !holders:
 		case len(hs) == 0:
-			out[condKey{ViolationUnheld, v}] = "held by no reachable node although a majority is up and connected"
+			out[condKey{ViolationUnheld, v}] = "held by no reachable node although " + majority
 			whole = false
 		case !maj[hs[0]]:
 			out[condKey{ViolationStray, v}] = fmt.Sprintf("held by %s, which is not a live member of the majority %s", hs[0], strings.Join(slices.Sorted(maps.Keys(maj)), ","))
 			whole = false
+		case c.nodes[hs[0]] != nil && c.nodes[hs[0]].witness:
+			whole = false // a witness-held violation already
 		default:
 			if _, ok := load[hs[0]]; ok {
 				load[hs[0]]++
 			}
 		}
 	}
-	if maj != nil && whole && len(load) > 0 {
+	// Two nodes that do not hear each other split the VIPs by their
+	// rendezvous hash, balanced or not.
+	if maj != nil && !tie && whole && len(load) > 0 {
 		lo, hi := len(c.vips), 0
 		for _, l := range load {
 			lo, hi = min(lo, l), max(hi, l)

@@ -5,7 +5,9 @@
 // members) that keep a
 // majority of the group alive outside quorum-loss episodes and leave the
 // group alone often enough for the invariants of a converged group to be
-// checked.
+// checked. A two-node group with a tie-breaker (Options.TieBreaker) gets
+// the faults that make sense for two: one node at a time, no splits and no
+// quorum losses.
 //
 // It is pure: New is a function of its Options, reads no clock and does no
 // I/O, so that it is unit-tested without root. pkg/internal/cluster's
@@ -145,7 +147,53 @@ type Options struct {
 	Quiet time.Duration
 	// QuorumLoss is the share of faults that take the majority away
 	// (FaultQuorumKill, FaultQuorumIsolate). Default 0.06; negative: none.
+	// Ignored with TieBreaker.
 	QuorumLoss float64
+	// TieBreaker makes the schedule of a group of two nodes with a
+	// tie-breaker (Nodes 2, the default then): one of the two may be
+	// faulty at a time, the other carrying on through the tie-breaker.
+	// Splits (one against one is an isolation) and quorum losses (two
+	// down: nothing to check) are left out, and a cut path between the
+	// two is alone.
+	TieBreaker bool
+}
+
+// nodes is the size of the group, defaults applied.
+func (o Options) nodes() int {
+	switch {
+	case o.Nodes != 0:
+		return o.Nodes
+	case o.TieBreaker:
+		return 2
+	}
+	return 5
+}
+
+// maxFaulty is how many nodes may be faulty at once outside quorum-loss
+// episodes: MaxFaulty, or one of the two with a tie-breaker.
+func (o Options) maxFaulty() int {
+	if o.TieBreaker {
+		return 1
+	}
+	return MaxFaulty(o.nodes())
+}
+
+// Kinds returns the fault kinds New draws with these options, in the order
+// of FaultKinds (quorum losses included whatever QuorumLoss says, unless
+// TieBreaker).
+func (o Options) Kinds() []FaultKind {
+	if !o.TieBreaker {
+		return slices.Clone(FaultKinds)
+	}
+	return slices.DeleteFunc(slices.Clone(FaultKinds), func(k FaultKind) bool { return k == FaultSplit || k.LosesQuorum() })
+}
+
+// Exclusive reports whether a fault of kind k overlaps no other with these
+// options: a split, a quorum loss, and a cut path when the group cannot
+// lose its two ends (fewer than two nodes may be faulty: with three nodes
+// the third is all that joins them, with two they are all there is).
+func (o Options) Exclusive(k FaultKind) bool {
+	return k == FaultSplit || k.LosesQuorum() || k == FaultCut && o.maxFaulty() < 2
 }
 
 // Defaults of the schedule, tuned for the "lan" timing profile (failure
@@ -174,12 +222,12 @@ func MaxFaulty(n int) int { return n - (n/2 + 1) }
 // split or a quorum loss is alone. Faults on different nodes overlap, which
 // makes combinations such as one node killed while another is isolated.
 func New(opt Options) ([]Fault, error) {
-	n := opt.Nodes
-	if n == 0 {
-		n = 5
-	}
-	if n < 3 {
-		return nil, fmt.Errorf("schedule: %d nodes: want at least 3 (a majority that survives a fault)", n)
+	n := opt.nodes()
+	switch {
+	case opt.TieBreaker && n != 2:
+		return nil, fmt.Errorf("schedule: %d nodes with a tie-breaker: a tie-breaker acts in a group of exactly 2", n)
+	case !opt.TieBreaker && n < 3:
+		return nil, fmt.Errorf("schedule: %d nodes: want at least 3 (a majority that survives a fault), or 2 with a tie-breaker", n)
 	}
 	if opt.Length < 0 {
 		return nil, fmt.Errorf("schedule: length %v is negative", opt.Length)
@@ -195,12 +243,19 @@ func New(opt Options) ([]Fault, error) {
 	case loss < 0:
 		loss = 0
 	}
+	kinds := []FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultSplit, FaultPause, FaultFlapping, FaultStarve, FaultLoss, FaultCut}
+	weights := []float64{30, 30, 20, 20, 12, 16, 12, 10, 10, 20}
+	if opt.TieBreaker {
+		loss = 0
+		kinds = slices.Delete(kinds, 4, 5) // FaultSplit
+		weights = slices.Delete(weights, 4, 5)
+	}
 	rng := rand.New(rand.NewPCG(uint64(opt.Seed), 0x77ac4a301e))
 	uniform := func(lo, hi time.Duration) time.Duration {
 		d := lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 		return d.Round(100 * time.Millisecond)
 	}
-	maxFaulty := MaxFaulty(n)
+	maxFaulty := opt.maxFaulty()
 	busy := make([]time.Duration, n) // each node is busy until then
 	var lastEnd time.Duration        // end of the latest-ending fault so far
 	var faults []Fault
@@ -221,11 +276,9 @@ func New(opt Options) ([]Fault, error) {
 		case r < loss:
 			kind = FaultQuorumIsolate
 		default:
-			kind = pickWeighted(rng,
-				[]FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultSplit, FaultPause, FaultFlapping, FaultStarve, FaultLoss, FaultCut},
-				[]float64{30, 30, 20, 20, 12, 16, 12, 10, 10, 20})
+			kind = pickWeighted(rng, kinds, weights)
 		}
-		exclusive := kind == FaultSplit || kind.LosesQuorum()
+		exclusive := opt.Exclusive(kind)
 		// Wait until the fault fits: an exclusive one needs every node
 		// free, a one-node fault a free node and fewer than maxFaulty busy.
 		for {
@@ -296,7 +349,7 @@ func New(opt Options) ([]Fault, error) {
 			f.Duration = uniform(5*time.Second, 20*time.Second)
 			f.Nodes = pick(rng, free, 2)
 		}
-		if kind == FaultCut && (len(free) < 2 || n-len(free)+2 > maxFaulty) {
+		if kind == FaultCut && !exclusive && (len(free) < 2 || n-len(free)+2 > maxFaulty) {
 			// Both ends count as faulty: without room for two, cut
 			// nothing now and draw again.
 			continue

@@ -57,11 +57,12 @@ func TestScheduleAtMostTwoFaulty(t *testing.T) {
 						}
 					}
 				}
-				exclusive := f.Kind == FaultSplit || f.Kind.LosesQuorum()
+				exclusive := (Options{Nodes: nodes}).Exclusive(f.Kind)
 				if exclusive && others > 0 {
 					t.Fatalf("seed %d, %d nodes: %s overlaps %d other faults", seed, nodes, f, others)
 				}
-				if !f.Kind.LosesQuorum() && len(active) > MaxFaulty(nodes) {
+				// A cut path alone (three nodes) has its two ends faulty.
+				if !f.Kind.LosesQuorum() && !(f.Kind == FaultCut && exclusive) && len(active) > MaxFaulty(nodes) {
 					t.Fatalf("seed %d, %d nodes: %d nodes faulty at %v (%v)", seed, nodes, len(active), f.At, active)
 				}
 				for n, k := range active {
@@ -189,5 +190,81 @@ func TestScheduleOptions(t *testing.T) {
 		if f.Kind.LosesQuorum() {
 			t.Fatalf("QuorumLoss < 0 and yet %s", f)
 		}
+	}
+}
+
+// Two nodes with a tie-breaker: one faulty at a time, every other kind
+// but splits and quorum losses, a cut path alone.
+func TestScheduleTieBreaker(t *testing.T) {
+	opt := Options{TieBreaker: true, Length: 2 * time.Hour, Seed: 5}
+	if got, want := opt.Kinds(), []FaultKind{FaultKill, FaultTerm, FaultFlap, FaultIsolate, FaultPause, FaultFlapping, FaultStarve, FaultLoss, FaultCut}; !slices.Equal(got, want) {
+		t.Fatalf("kinds %v, want %v", got, want)
+	}
+	seen := map[FaultKind]int{}
+	for seed := range int64(20) {
+		opt.Seed = seed
+		faults, err := New(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range faults {
+			seen[f.Kind]++
+			if !slices.Contains(opt.Kinds(), f.Kind) {
+				t.Fatalf("seed %d: %s in a two-node schedule", seed, f)
+			}
+			if want := map[FaultKind]int{FaultCut: 2}[f.Kind]; len(f.Nodes) != max(want, 1) {
+				t.Errorf("seed %d: %s: %d nodes", seed, f, len(f.Nodes))
+			}
+			for _, n := range f.Nodes {
+				if n < 0 || n > 1 {
+					t.Fatalf("seed %d: %s: node %d of 2", seed, f, n)
+				}
+			}
+			// One node faulty at a time (recovery margin included): no
+			// fault starts before the previous one's end plus the margin.
+			for _, g := range faults {
+				if g.ID < f.ID && f.At < g.End()+recoveryMargin {
+					t.Fatalf("seed %d: %s starts during %s", seed, f, g)
+				}
+			}
+		}
+	}
+	for _, k := range opt.Kinds() {
+		if seen[k] == 0 {
+			t.Errorf("no %s fault: %v", k, seen)
+		}
+	}
+	if (Options{TieBreaker: true}).nodes() != 2 {
+		t.Error("a tie-breaker group is not 2 nodes by default")
+	}
+	if _, err := New(Options{TieBreaker: true, Nodes: 3, Length: time.Minute}); err == nil {
+		t.Error("3 nodes with a tie-breaker: no error")
+	}
+}
+
+// Three nodes (two web nodes and a witness): a cut path joins the two
+// ends through the third only, so it is alone; it is drawn nonetheless.
+func TestScheduleThreeNodesCut(t *testing.T) {
+	cuts := 0
+	for seed := range int64(10) {
+		opt := Options{Nodes: 3, Length: time.Hour, Seed: seed}
+		faults, err := New(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range faults {
+			if f.Kind != FaultCut {
+				continue
+			}
+			cuts++
+			for _, g := range faults {
+				if g.ID != f.ID && g.At < f.End()+recoveryMargin && f.At < g.End()+recoveryMargin {
+					t.Fatalf("seed %d: %s overlaps %s", seed, f, g)
+				}
+			}
+		}
+	}
+	if cuts == 0 {
+		t.Error("no cut path in 10 hours of three-node schedules")
 	}
 }

@@ -26,8 +26,8 @@ import (
 func init() {
 	register(&command{
 		Name:    "soak",
-		Args:    "[-minutes M] [-seed S] [-dir DIR] [-timing lan|fast] [-quiet D] [-tolerance D] [-max-overlap D] [-prefix PREFIX] [-v]",
-		Summary: "random faults on 5 nodes for M minutes while invariants are checked",
+		Args:    "[-minutes M] [-seed S] [-topology five|witness|tiebreaker] [-dir DIR] [-timing lan|fast] [-quiet D] [-tolerance D] [-max-overlap D] [-prefix PREFIX] [-v]",
+		Summary: "random faults on 5 nodes (or two-node topologies) for M minutes while invariants are checked",
 		Help:    soakHelp,
 		Run:     runSoak,
 	})
@@ -35,12 +35,13 @@ func init() {
 
 const soakHelp = `DESCRIPTION
     Builds wackamole with the race detector, starts five nodes with five
-    VIPs in a namespace lab, and injects a random schedule of faults for M
-    minutes while a checker reads every node's addresses (every 50 ms, over
-    netlink) and watches the daemons' processes.
+    VIPs in a namespace lab (or a two-node topology: -topology), and
+    injects a random schedule of faults for M minutes while a checker reads
+    every node's addresses (every 50 ms, over netlink) and watches the
+    daemons' processes.
 
     Faults (at most two nodes faulty at once, so that a majority exists,
-    except in the quorum-loss episodes):
+    except in the quorum-loss episodes; see Topologies for two nodes):
       kill            SIGKILL, "wackamole cleanup" (systemd's ExecStopPost),
                       restart after 1-10 s
       term            SIGTERM (graceful: hand-over, leave), restart after
@@ -66,6 +67,20 @@ const soakHelp = `DESCRIPTION
                       others and the client) for 5-20 s
     Faults on different nodes overlap, which makes combinations (one node
     killed while another is isolated, a flap during a graceful stop, ...).
+
+    Topologies (-topology):
+      five        five identical nodes, five VIPs (the default)
+      witness     two web nodes, n1 and n2, and a witness, n3 (witness =
+                  true: a member for quorum that never holds a VIP); four
+                  VIPs. Majority quorum of the three: at most one node
+                  faulty at once; a split is one node against the other
+                  two, a quorum-kill two nodes, and a cut path is alone
+                  (the third node is all that joins its two ends)
+      tiebreaker  two web nodes with the client as their tie-breaker
+                  (tie_breaker = [client], the gateway of a real set-up);
+                  four VIPs. One node faulty at a time; no split and no
+                  quorum loss; a cut path (or an isolation) cuts the two
+                  from each other while both reach the client
 
     Invariants (a violation of any makes the exit status 1):
       duplicate          once converged, no VIP is on two nodes for more
@@ -102,6 +117,18 @@ const soakHelp = `DESCRIPTION
                          node that holds it, from 1 s (+ the tolerance)
                          after the last change of its holders or the end
                          of the last fault
+      witness-held       (witness) the witness never holds a VIP address,
+                         at any time
+    With a witness, the majority is two of the three; the witness counts
+    for quorum, but never as a node that could take an unheld VIP (dark)
+    nor for the balance. With a tie-breaker, a connected node that does not
+    hear the other (the other down or behind a down link, an isolation, a
+    cut path) acts as if it had quorum, as the daemons do when they reach
+    the tie-breaker: it may acquire, must take what is unheld (dark), and
+    once converged every VIP is on exactly one of the two (duplicate,
+    unheld); the balance is not checked while they do not hear each other
+    (the VIPs are split by a rendezvous hash). A node whose link is down
+    reaches no tie-breaker: it must not acquire.
     A stalled daemon cannot let go of what the others took meanwhile: the
     group is not converged while one is paused. A node whose link went down
     or flapped may be damped for 32 s after it: the balance is checked
@@ -127,6 +154,8 @@ OPTIONS
                        allowed); the run ends about 30 s later
     -seed S            replay the schedule of seed S (default: random; the
                        seed is printed)
+    -topology T        five (default), witness or tiebreaker: see
+                       Topologies
     -dir DIR           log directory (default: a new /tmp/wackalab-soak-*)
     -timing lan|fast   the daemons' timing profile (default lan)
     -quiet D           convergence window (default 5s)
@@ -140,12 +169,14 @@ OPTIONS
 EXAMPLES
     sudo make soak MINUTES=10
     sudo go run ./pkg/internal/cmd/wackalab soak -minutes 2 -seed 1
+    sudo go run ./pkg/internal/cmd/wackalab soak -minutes 2 -topology witness
 `
 
 type soakOptions struct {
 	minutes   float64
 	seed      int64
 	seedSet   bool
+	topology  cluster.Topology
 	dir       string
 	timing    string
 	quiet     time.Duration
@@ -162,6 +193,7 @@ func parseSoak(args []string) (soakOptions, error) {
 	opt := soakOptions{}
 	fs.Float64Var(&opt.minutes, "minutes", 30, "")
 	fs.Int64Var(&opt.seed, "seed", 0, "")
+	topology := fs.String("topology", string(cluster.TopologyFive), "")
 	fs.StringVar(&opt.dir, "dir", "", "")
 	fs.StringVar(&opt.timing, "timing", "lan", "")
 	fs.DurationVar(&opt.quiet, "quiet", checker.DefaultQuiet, "")
@@ -176,6 +208,14 @@ func parseSoak(args []string) (soakOptions, error) {
 		return opt, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	fs.Visit(func(f *flag.Flag) { opt.seedSet = opt.seedSet || f.Name == "seed" })
+	t, err := cluster.ParseTopology(*topology)
+	if err == nil && *topology == "" {
+		err = errors.New("want five, witness or tiebreaker")
+	}
+	if err != nil {
+		return opt, fmt.Errorf("-topology: %v", err)
+	}
+	opt.topology = t
 	switch {
 	case !(opt.minutes > 0) || opt.minutes > 7*24*60:
 		return opt, fmt.Errorf("-minutes %v: want more than 0 (and at most a week)", opt.minutes)
@@ -251,8 +291,12 @@ func soak(ctx context.Context, opt soakOptions, stdout, stderr io.Writer) int {
 		out.WriteString(line + "\n")
 	}
 	minutes := time.Duration(opt.minutes * float64(time.Minute)).Round(time.Second)
-	say("wackalab soak: 5 nodes, 5 VIPs, timing %s, %v of faults, seed %d", opt.timing, minutes, opt.seed)
-	say("replay with: wackalab soak -seed %d -minutes %v", opt.seed, opt.minutes)
+	say("wackalab soak: %s, timing %s, %v of faults, seed %d", opt.topology.Describe(), opt.timing, minutes, opt.seed)
+	replay := ""
+	if opt.topology != cluster.TopologyFive {
+		replay = " -topology " + string(opt.topology)
+	}
+	say("replay with: wackalab soak%s -seed %d -minutes %v", replay, opt.seed, opt.minutes)
 	say("logs: %s", dir)
 	say("load average before: %s (%d CPUs)", cluster.LoadAvg(), runtime.NumCPU())
 
@@ -266,13 +310,14 @@ func soak(ctx context.Context, opt soakOptions, stdout, stderr io.Writer) int {
 	if opt.verbose {
 		logf = func(format string, args ...any) { fmt.Fprintf(stderr, "lab: "+format+"\n", args...) }
 	}
-	c, err := cluster.New(ctx, cluster.Options{Binary: bin, Dir: dir, Nodes: 5, Timing: opt.timing, Prefix: opt.prefix, Logf: logf})
+	c, err := cluster.New(ctx, cluster.Options{Binary: bin, Dir: dir, Nodes: opt.topology.Nodes(), VIPs: opt.topology.VIPs(), Timing: opt.timing, Prefix: opt.prefix, Logf: logf})
 	if err != nil {
 		fmt.Fprintln(stderr, "wackalab soak:", err)
 		return exitFail
 	}
 	say("lab %s; starting the daemons", c.Lab.Prefix)
 	rep, err := c.Soak(ctx, cluster.SoakOptions{
+		Topology:   opt.topology,
 		Duration:   minutes,
 		Seed:       opt.seed,
 		Quiet:      opt.quiet,
