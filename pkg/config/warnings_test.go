@@ -21,6 +21,9 @@ func TestWarnings(t *testing.T) {
 		{"quorum 1", Config{Peers: two, Quorum: 1}, "quorum = 1"},
 		{"quorum 1 alone", Config{Peers: two[:1], Quorum: 1}, ""},
 		{"tie-breaker with three", Config{Peers: three, TieBreaker: gw}, "exactly two voters"},
+		{"fast", Config{Peers: three, Timing: TimingFast}, "realtime = true"},
+		{"fast with realtime", Config{Peers: three, Timing: TimingFast, Realtime: true}, ""},
+		{"a fast witness", Config{Peers: three, Timing: TimingFast, Witness: true}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := tt.c.Warnings()
