@@ -171,7 +171,7 @@ func measureFault(ctx context.Context, c compareSystem, s compareScenario, v net
 		r.Err = err
 		return r, noop
 	}
-	p, err := l.Client.Ping(ctx, v, lab.DefaultInterval)
+	p, err := l.Client.Ping(ctx, v, compareFaultProbeInterval)
 	if err != nil {
 		w.Stop()
 		r.Err = err
@@ -273,3 +273,8 @@ func injectFault(ctx context.Context, c compareSystem, s compareScenario, k int,
 	}
 	return noop, fmt.Errorf("unknown fault scenario %q", s)
 }
+
+// compareFaultProbeInterval is the client's ping interval in the fault
+// scenarios, which last up to a minute: the outages they look for are
+// hundreds of milliseconds or more.
+const compareFaultProbeInterval = lab.DefaultInterval

@@ -221,7 +221,7 @@ func (rep compareReport) format() string {
 	}
 	tw.Flush()
 	if len(faultRows) > 0 {
-		b.WriteString("\nFaults (on the owner of the VIP under test; from the fault until 5 s after it):\n\n")
+		fmt.Fprintf(&b, "\nFaults (on the owner of the VIP under test, client ping every %d ms; from the fault until 5 s after it):\n\n", compareFaultProbeInterval.Milliseconds())
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "tool\tscenario\truns\townership changes\tlongest outage ms\ttwo holders ms\tdark after ms\tlost probes")
 		for _, row := range faultRows {
