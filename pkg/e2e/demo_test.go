@@ -237,7 +237,13 @@ func TestExampleZoneMatchesConfig(t *testing.T) {
 // repeat).
 func unitFile(t *testing.T) map[string][]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(examplesDir, "wackamole.service"))
+	return systemdFile(t, "wackamole.service")
+}
+
+// systemdFile reads the keys of a unit or drop-in in examples/.
+func systemdFile(t *testing.T, name string) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(examplesDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,73 +300,9 @@ func TestExampleServiceCapabilities(t *testing.T) {
 		}
 	}
 
-	testenv.RequireNetns(t, "setpriv")
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Fatalf("user nobody: %v", err)
-	}
-	uid, _ := strconv.Atoi(nobody.Uid)
-	gid, _ := strconv.Atoi(nobody.Gid)
-
-	// The files must be reachable by the daemon's user: a directory of our
-	// own, world-searchable, owned by that user (it creates its socket
-	// there), key and configuration owned by it with the modes the
-	// examples recommend.
-	dir, err := os.MkdirTemp("", "wackamole-caps-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(dir, "wackamole-as-nobody")
-	script := fmt.Sprintf("#!/bin/sh\nexec %s --reuid=%d --regid=%d --clear-groups --inh-caps=%s --ambient-caps=%s --bounding-set=%s --no-new-privs %s \"$@\"\n",
-		setpriv, uid, gid, capList(t, u["AmbientCapabilities"][0]), capList(t, u["AmbientCapabilities"][0]), capList(t, u["CapabilityBoundingSet"][0]), binary)
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	c, n, nobody, wrapper := asNobody(t, u["AmbientCapabilities"][0], u["CapabilityBoundingSet"][0], "", "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := cluster.New(ctx, cluster.Options{
-		Binary: wrapper,
-		Dir:    dir,
-		Nodes:  1,
-		VIPs:   2,
-		Mature: 100 * time.Millisecond,
-		Prefix: "wkt" + fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff),
-		Logf:   t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon logs:\n%s", c.Logs(40))
-		}
-		if err := c.Close(); err != nil {
-			t.Errorf("closing the lab: %v", err)
-		}
-	})
-	n := c.Nodes[0]
-	for _, p := range []string{dir, n.ConfigPath, n.KeyPath} {
-		if err := os.Chown(p, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// Start from the kernel default, so that the daemon has to write it.
-	if err := n.Host.Sysctl("net.ipv4.conf.eth0.promote_secondaries", "0"); err != nil {
-		t.Fatal(err)
-	}
-	// The client learns addresses from gratuitous ARP only with arp_accept.
-	if err := c.Lab.Client.Sysctl("net.ipv4.conf.eth0.arp_accept", "1"); err != nil {
-		t.Fatal(err)
-	}
-
 	if err := c.Start(n); err != nil {
 		t.Fatal(err)
 	}
@@ -432,6 +374,139 @@ func TestExampleServiceCapabilities(t *testing.T) {
 			t.Errorf("the daemon's log mentions %q", bad)
 		}
 	}
+}
+
+// asNobody is a one-node lab whose daemon runs as the user nobody through
+// setpriv with the unit's capability lists (ambient, bounding) and the
+// shell commands prelude run first as root (ulimit ...), its
+// configuration with extra; the node is not started yet. It returns the
+// wrapper that runs wackamole so.
+func asNobody(t *testing.T, ambient, bounding, prelude, extra string) (c *cluster.Cluster, n *cluster.Node, nobody *user.User, wrapper string) {
+	t.Helper()
+	testenv.RequireNetns(t, "setpriv")
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("user nobody: %v", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+
+	// The files must be reachable by the daemon's user: a directory of our
+	// own, world-searchable, owned by that user (it creates its socket
+	// there), key and configuration owned by it with the modes the
+	// examples recommend.
+	dir, err := os.MkdirTemp("", "wackamole-caps-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper = filepath.Join(dir, "wackamole-as-nobody")
+	script := fmt.Sprintf("#!/bin/sh\n%s\nexec %s --reuid=%d --regid=%d --clear-groups --inh-caps=%s --ambient-caps=%s --bounding-set=%s --no-new-privs %s \"$@\"\n",
+		prelude, setpriv, uid, gid, capList(t, ambient), capList(t, ambient), capList(t, bounding), binary)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err = cluster.New(ctx, cluster.Options{
+		Binary: wrapper,
+		Dir:    dir,
+		Nodes:  1,
+		VIPs:   2,
+		Mature: 100 * time.Millisecond,
+		Prefix: "wkt" + fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff),
+		Logf:   t.Logf,
+		Extra:  extra,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon logs:\n%s", c.Logs(40))
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("closing the lab: %v", err)
+		}
+	})
+	n = c.Nodes[0]
+	for _, p := range []string{dir, n.ConfigPath, n.KeyPath} {
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Start from the kernel default, so that the daemon has to write it.
+	if err := n.Host.Sysctl("net.ipv4.conf.eth0.promote_secondaries", "0"); err != nil {
+		t.Fatal(err)
+	}
+	// The client learns addresses from gratuitous ARP only with arp_accept.
+	if err := c.Lab.Client.Sysctl("net.ipv4.conf.eth0.arp_accept", "1"); err != nil {
+		t.Fatal(err)
+	}
+
+	return c, n, nobody, wrapper
+}
+
+// examples/realtime.conf, the drop-in the unit asks realtime = true and
+// lock_memory = true to install, gives the daemon what they need: run as
+// nobody with its capabilities and limits, the heartbeat threads are
+// SCHED_FIFO and the memory is locked.
+func TestRealtimeDropIn(t *testing.T) {
+	d := systemdFile(t, "realtime.conf")
+	if got := strings.Join(d["RestrictRealtime"], " "); got != "no" {
+		t.Fatalf("realtime.conf: RestrictRealtime=%q, want no", got)
+	}
+	prelude := ""
+	for key, opt := range map[string]string{"LimitRTPRIO": "-r", "LimitMEMLOCK": "-l"} {
+		v := strings.Join(d[key], " ")
+		if v == "" {
+			t.Fatalf("realtime.conf has no %s", key)
+		}
+		prelude += "ulimit " + opt + " " + strings.Replace(v, "infinity", "unlimited", 1) + " || exit 1\n"
+	}
+	c, n, _, _ := asNobody(t, d["AmbientCapabilities"][0], d["CapabilityBoundingSet"][0], prelude, "timing = \"fast\"\nrealtime = true\nlock_memory = true\n")
+	if err := c.Start(n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitConverged(within(t, 20*time.Second), []string{n.Name}); err != nil {
+		t.Fatal(err)
+	}
+	pid := n.Process().Pid()
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^VmLck:\s+(\d+) kB$`).FindSubmatch(st); m == nil || string(m[1]) == "0" {
+		t.Errorf("lock_memory = true, but nothing is locked:\n%s", st)
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := 0
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread is gone
+		}
+		// After the command's closing parenthesis, policy is field 41,
+		// the 39th from there.
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(fields) > 38 && fields[38] == "1" { // SCHED_FIFO
+			fifo++
+		}
+	}
+	if fifo == 0 {
+		t.Errorf("realtime = true, but none of the daemon's %d threads is SCHED_FIFO", len(tasks))
+	}
+	t.Logf("as nobody with realtime.conf: %d of %d threads SCHED_FIFO, memory locked", fifo, len(tasks))
 }
 
 // buildWackalab builds the demo's command into a directory the test

@@ -167,7 +167,7 @@ func build(o options) (string, error) {
 		copyFrom("/usr/share/zsh/vendor-completions/_wackamole", filepath.Join(o.top, "cmd/wackamole/completion.zsh"), 0o644, files.TypeFile),
 		copyFrom("/usr/share/zsh/vendor-completions/_wackatrl", filepath.Join(o.top, "cmd/wackatrl/completion.zsh"), 0o644, files.TypeFile),
 	}
-	for _, ex := range []string{"README.md", "wackamole.toml", "wackamole.service", "zone.example", "grafana-dashboard.json"} {
+	for _, ex := range []string{"README.md", "wackamole.toml", "wackamole.service", "zone.example", "grafana-dashboard.json", "realtime.conf"} {
 		data, err := os.ReadFile(filepath.Join(o.top, "examples", ex))
 		if err != nil {
 			steps = append(steps, err)

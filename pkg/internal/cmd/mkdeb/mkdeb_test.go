@@ -189,6 +189,7 @@ func TestBuildPackage(t *testing.T) {
 		"./usr/share/bash-completion/completions/wackamole\n", "./usr/share/zsh/vendor-completions/_wackatrl\n",
 		"./usr/share/doc/wackamole/copyright\n", "./usr/share/doc/wackamole/changelog.Debian.gz\n",
 		"./usr/share/lintian/overrides/wackamole\n", "./usr/share/doc/wackamole/examples/grafana-dashboard.json.gz\n",
+		"./usr/share/doc/wackamole/examples/realtime.conf\n",
 	} {
 		if !strings.Contains(list, want) {
 			t.Errorf("the package has no %q", strings.TrimSpace(want))
