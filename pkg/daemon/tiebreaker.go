@@ -28,11 +28,11 @@ type tieBreaker struct {
 	vips    []config.VIP
 	every   time.Duration
 	fresh   time.Duration // how long an answer counts
-	// servesFresh is how long the peer's answer for a VIP counts: longer
-	// than fresh, since a round, which probes everything in turn, takes
-	// up to three probe periods, and a VIP the peer serves must not seem
-	// unserved between two rounds (this side would take it, then yield it
-	// again).
+	// servesFresh is how long the peer's answer for a VIP counts: two
+	// rounds and a half, so that one lost reply does not make a VIP the
+	// peer serves seem unserved (this side would take it, then yield it
+	// again), and short, since a VIP the peer stopped serving is dark
+	// until it expires.
 	servesFresh time.Duration
 	log         *slog.Logger
 	wake        func()
@@ -58,7 +58,7 @@ func newTieBreaker(c *config.Config, t membership.Timing, self netip.AddrPort, l
 	// the answer is at most half a timeout old.
 	tb.every = max(t.FailureTimeout/2, 100*time.Millisecond)
 	tb.fresh = 3 * tb.every
-	tb.servesFresh = 6 * tb.every
+	tb.servesFresh = 2*tb.every + tb.every/2
 	return tb
 }
 

@@ -462,6 +462,35 @@ func TestWitnessCountsButHoldsNothing(t *testing.T) {
 	}
 }
 
+// A damped side (its port flapping) reaches the tie-breaker in each up
+// period and loses the other in each down period: it must not act with
+// quorum then, or it takes the VIPs back every time while the stable side
+// serves them (found by the two-node soak: 5 s of a minority's holds).
+func TestTieBreakerNotWhenDamped(t *testing.T) {
+	c := testConfig()
+	c.Mature, c.Voters, c.TieBreaker, c.QuorumNeed = 0, 2, true, 2
+	c.Damping = damping.Default()
+	both := view(member("n2", 7))
+	mem := Decide(c, both, local(), Memory{}, t0).Memory
+	down := local()
+	down.InterfacesDown = []string{"eth1"}
+	d := Decide(c, both, down, mem, t0.Add(time.Second))
+	if !d.Memory.damped {
+		t.Fatal("an interface going down did not damp the node: the test proves nothing")
+	}
+	l := local()
+	l.TieBreaker = TieBreakerProbe{Reached: true}
+	d = Decide(c, view(), l, d.Memory, t0.Add(2*time.Second))
+	if d.Quorum.OK() || d.Quorum.TieBreaker {
+		t.Fatalf("quorum %+v: a damped side acted on the tie-breaker", d.Quorum)
+	}
+	// Once undamped, it may.
+	d = Decide(c, view(), l, d.Memory, t0.Add(40*time.Second))
+	if !d.Quorum.OK() || !d.Quorum.TieBreaker {
+		t.Fatalf("quorum %+v: undamped, the side that reaches the tie-breaker has quorum", d.Quorum)
+	}
+}
+
 func TestTieBreaker(t *testing.T) {
 	c := testConfig()
 	c.Mature, c.Voters, c.TieBreaker, c.QuorumNeed = 0, 2, true, 2

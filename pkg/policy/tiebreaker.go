@@ -29,6 +29,9 @@ import (
 // or has handed its VIPs over serves none of them, and they must not go
 // dark.
 //
+// A side that is damped (its port or its checks flap) never acts on the
+// tie-breaker: the stable side does.
+//
 // What it cannot resolve: each side reaches a tie-breaker but not the
 // other node at all (two gateways, one per side; or a router between the
 // halves that answers both): each then thinks the other dead and serves
@@ -46,6 +49,13 @@ func (m *Memory) tieBreak(c Config, l Local, view membership.View, d *Decision) 
 		}
 	}
 	if d.Quorum.Have >= d.Quorum.Need || d.Quorum.Have != 1 || !l.TieBreaker.Reached {
+		return
+	}
+	if m.damped {
+		// A flapping side reaches the tie-breaker in every up period of
+		// its port and loses the other in every down period: it would
+		// take the VIPs back each time while the other, stable side
+		// serves them. Only a stable side stands in for a majority.
 		return
 	}
 	d.Quorum.TieBreaker = true
