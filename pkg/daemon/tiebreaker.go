@@ -27,18 +27,24 @@ type tieBreaker struct {
 	peer    netip.Addr // the other voter's host; invalid if unknown
 	vips    []config.VIP
 	every   time.Duration
-	fresh   time.Duration // how long an answer counts
-	// servesFresh is how long the peer's answer for a VIP counts: two
-	// rounds and a half, so that one lost reply does not make a VIP the
-	// peer serves seem unserved (this side would take it, then yield it
-	// again), and short, since a VIP the peer stopped serving is dark
-	// until it expires.
-	servesFresh time.Duration
-	log         *slog.Logger
-	wake        func()
+	// fresh is how long the peer's answers count: two rounds and a half,
+	// so that one lost reply changes nothing (a VIP the peer serves
+	// seeming unserved would be taken, then yielded again), and short,
+	// since a VIP the peer stopped serving is dark until its answer
+	// expires. A round that never ends (a stuck probe) also ends the
+	// tie-breaker's answer after fresh.
+	fresh time.Duration
+	log   *slog.Logger
+	wake  func()
 
-	mu      sync.Mutex
-	reached time.Time            // the last answer of a tie-breaker
+	mu sync.Mutex
+	// reached is when the last round ended, if a tie-breaker answered in
+	// it. Unlike the peer's answers it does not outlive a round that got
+	// none: a node that went deaf must stop acting on the tie-breaker at
+	// once, before it would notice the peer's silence (a failure timeout
+	// takes two rounds or more), or it takes every VIP on stale answers.
+	// Taking nothing for a round after a lost reply is the safe side.
+	reached time.Time
 	alive   time.Time            // the last answer of the peer
 	serves  map[string]time.Time // the peer's last answer for each VIP
 }
@@ -57,8 +63,7 @@ func newTieBreaker(c *config.Config, t membership.Timing, self netip.AddrPort, l
 	// Probe twice per failure timeout: when the other voter falls silent
 	// the answer is at most half a timeout old.
 	tb.every = max(t.FailureTimeout/2, 100*time.Millisecond)
-	tb.fresh = 3 * tb.every
-	tb.servesFresh = 2*tb.every + tb.every/2
+	tb.fresh = 2*tb.every + tb.every/2
 	return tb
 }
 
@@ -72,7 +77,7 @@ func (tb *tieBreaker) Probe() policy.TieBreakerProbe {
 		PeerAlive: !tb.alive.IsZero() && now.Sub(tb.alive) < tb.fresh,
 	}
 	for name, t := range tb.serves {
-		if p.PeerAlive && now.Sub(t) < tb.servesFresh {
+		if p.PeerAlive && now.Sub(t) < tb.fresh {
 			if p.PeerServes == nil {
 				p.PeerServes = map[string]bool{}
 			}
@@ -105,6 +110,7 @@ func (tb *tieBreaker) run(ctx context.Context) {
 		}
 		tb.mu.Lock()
 		now := time.Now()
+		tb.reached = time.Time{}
 		if reached {
 			tb.reached = now
 		}
