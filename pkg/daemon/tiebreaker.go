@@ -95,7 +95,7 @@ func (tb *tieBreaker) run(ctx context.Context) {
 	for {
 		reached := false
 		for _, a := range tb.targets {
-			if tb.answers(ctx, a) {
+			if ok, _ := tb.resolve(ctx, a); ok {
 				reached = true
 				break
 			}
@@ -134,12 +134,6 @@ func (tb *tieBreaker) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// answers probes one address, within one probe period.
-func (tb *tieBreaker) answers(ctx context.Context, a netip.Addr) bool {
-	ok, _ := tb.resolve(ctx, a)
-	return ok
 }
 
 // resolve probes one address within one probe period, and returns the

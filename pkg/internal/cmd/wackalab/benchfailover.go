@@ -71,17 +71,12 @@ func runBenchFailover(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dir, err := os.MkdirTemp("", "wackalab-bench-")
+	bins, dir, err := buildInTemp(ctx, "wackalab-bench-", "cmd/wackamole")
 	if err != nil {
 		fmt.Fprintln(stderr, "wackalab:", err)
 		return exitFail
 	}
 	defer os.RemoveAll(dir)
-	bins, err := buildTools(ctx, dir, "cmd/wackamole")
-	if err != nil {
-		fmt.Fprintln(stderr, "wackalab:", err)
-		return exitFail
-	}
 
 	var rows []benchRow
 	var notes []string

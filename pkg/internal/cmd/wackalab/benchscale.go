@@ -222,17 +222,12 @@ func runBenchScale(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dir, err := os.MkdirTemp("", "wackalab-scale-")
+	bins, dir, err := buildInTemp(ctx, "wackalab-scale-", "cmd/wackamole")
 	if err != nil {
 		fmt.Fprintln(stderr, "wackalab:", err)
 		return exitFail
 	}
 	defer os.RemoveAll(dir)
-	bins, err := buildTools(ctx, dir, "cmd/wackamole")
-	if err != nil {
-		fmt.Fprintln(stderr, "wackalab:", err)
-		return exitFail
-	}
 
 	rep := scaleReport{Date: time.Now().UTC(), Machine: machine(), Runs: o.runs, Idle: o.idle, Extra: o.extra, Settle: o.settle}
 	// The allocator first, while no lab competes for the CPU.

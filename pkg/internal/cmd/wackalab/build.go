@@ -100,3 +100,19 @@ func runOut(ctx context.Context, name string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// buildInTemp builds pkgs (see buildTools) into a new temporary directory
+// named after prefix, and returns the binaries and the directory; the
+// caller removes it.
+func buildInTemp(ctx context.Context, prefix string, pkgs ...string) (map[string]string, string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	bins, err := buildTools(ctx, dir, pkgs...)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	return bins, dir, nil
+}
