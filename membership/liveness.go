@@ -12,18 +12,24 @@ import (
 // stopped doing so at the moment their failure timeout runs out, not at the
 // next heartbeat: detection time is the timeout, whatever the interval.
 //
-// It runs on a thread of its own (with Config.Sched: realtime), so that
-// the rest of the daemon cannot delay it; started receives nil once it
-// runs, or why it cannot.
+// With Config.Sched it runs on a thread of its own at realtime priority,
+// so that the rest of the host cannot delay it. Without, it is an ordinary
+// goroutine: a thread of its own at normal priority protects it from
+// nothing (it still waits for a P like every goroutine) and costs a relay
+// between two threads at every timer. The short intervals of the polled
+// loop always lock their thread (see polledLoop). started receives nil
+// once it runs, or why it cannot.
 func (g *Group) heartbeatLoop(started chan<- error) {
 	defer g.wg.Done()
 	if g.cfg.Timing.polled() {
 		g.polledLoop(started)
 		return
 	}
-	if err := heartbeat.LockThread(g.cfg.Sched); err != nil {
-		started <- err
-		return // still locked: the thread ends with the goroutine
+	if g.cfg.Sched != (heartbeat.Sched{}) {
+		if err := heartbeat.LockThread(g.cfg.Sched); err != nil {
+			started <- err
+			return // still locked: the thread ends with the goroutine
+		}
 	}
 	started <- nil
 	send := time.NewTicker(g.cfg.Timing.HeartbeatInterval)

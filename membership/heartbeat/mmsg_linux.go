@@ -44,24 +44,30 @@ func sockaddrBytes(sa *sockaddr) *[unix.SizeofSockaddrInet6]byte {
 // a time uses it (the receive goroutine, or Poll's caller), but for
 // interrupt.
 //
-// read waits for datagrams in ppoll(2) on its thread, not in the Go
-// runtime's poller: the kernel then wakes this thread itself when a
-// datagram arrives. Through the poller, a wake-up is a relay between
-// threads (the one in epoll_wait readies the goroutine, hands its P over
-// to the locked thread and goes back to sleep), which depends on the
-// runtime's ordinary threads being scheduled, the very thing a realtime
-// receive thread must not depend on. An eventfd in the same ppoll ends
-// the wait for Close.
+// read waits for datagrams in the Go runtime's poller if the batch has
+// the socket's connection there (poll), or else in ppoll(2) on its
+// thread: the kernel then wakes this thread itself when a datagram
+// arrives. That is for a realtime receive thread: through the poller, a
+// wake-up is a relay between threads (the one in epoll_wait readies the
+// goroutine, hands its P over to the locked thread and goes back to
+// sleep), which depends on the runtime's ordinary threads being
+// scheduled, the very thing a realtime receive thread must not depend
+// on. An eventfd in the same ppoll ends the wait for Close.
 type recvBatch struct {
-	fd    int // the socket's; valid until Close, which waits for the loop
-	event int // eventfd: readable once interrupt was called
-	pfds  [2]unix.PollFd
-	hdrs  []mmsghdr
-	iovs  []unix.Iovec
-	names []sockaddr
-	ctls  [][ctlLen]byte
-	bufs  [][]byte
-	used  int // headers the last call filled in
+	fd   int             // the socket's; valid until Close, which waits for the loop
+	poll syscall.RawConn // the socket in the poller, or nil: wait in ppoll
+	// pollRead's state, for the poller's read function pollFn.
+	pollFn  func(uintptr) bool
+	pollN   int
+	pollErr error
+	event   int // eventfd: readable once interrupt was called
+	pfds    [2]unix.PollFd
+	hdrs    []mmsghdr
+	iovs    []unix.Iovec
+	names   []sockaddr
+	ctls    [][ctlLen]byte
+	bufs    [][]byte
+	used    int // headers the last call filled in
 
 	// empty is when the queue was last seen empty: every datagram read
 	// after it arrived after it, which bounds its age.
@@ -82,8 +88,9 @@ var _ [ctlLen - 16 - unsafe.Sizeof(unix.Timespec{})]struct{} // it fits
 // errInterrupted ends the receive loop.
 var errInterrupted = errors.New("heartbeat: receive interrupted")
 
-func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) (*recvBatch, error) {
+func newRecvBatch(_ *net.UDPConn, raw, poll syscall.RawConn, size, bufLen int) (*recvBatch, error) {
 	r := &recvBatch{
+		poll:  poll,
 		hdrs:  make([]mmsghdr, size),
 		iovs:  make([]unix.Iovec, size),
 		names: make([]sockaddr, size),
@@ -118,12 +125,24 @@ func newRecvBatch(_ *net.UDPConn, raw syscall.RawConn, size, bufLen int) (*recvB
 		h.Control = &r.ctls[i][0]
 	}
 	r.used = size
+	r.pollFn = r.pollRead
 	return r, nil
 }
 
 // read waits for datagrams and returns how many it received, or
 // errInterrupted once interrupt was called.
 func (r *recvBatch) read() (int, error) {
+	if r.poll != nil {
+		// Read before waiting even after a read that emptied the
+		// queue: RawConn.Read clears the poller's readiness before it
+		// calls pollFn, so what arrived since would not end a wait.
+		if err := r.poll.Read(r.pollFn); err != nil {
+			// The socket's wake (a deadline in the past) or its
+			// close: both come from Close.
+			return 0, errInterrupted
+		}
+		return r.pollN, r.pollErr
+	}
 	for {
 		r.pfds[0].Revents, r.pfds[1].Revents = 0, 0
 		if _, err := unix.Ppoll(r.pfds[:], nil, nil); err != nil && err != unix.EINTR {
@@ -174,6 +193,17 @@ func (r *recvBatch) tryRead() (int, error) {
 		}
 	}
 }
+
+// pollRead is the poller's read function, made a func value once (in
+// pollFn) so that a read allocates nothing.
+func (r *recvBatch) pollRead(uintptr) bool {
+	r.pollN, r.pollErr = r.tryRead()
+	return r.pollN != 0 || r.pollErr != nil
+}
+
+// drainedBy reports whether a read that returned n datagrams emptied the
+// queue: it returned fewer than it had room for.
+func (r *recvBatch) drainedBy(n int) bool { return n < len(r.hdrs) }
 
 // interrupt makes read return errInterrupted, now or at its next call.
 // Safe to call from any goroutine.

@@ -22,7 +22,7 @@ type recvBatch struct {
 	trunc bool
 }
 
-func newRecvBatch(conn *net.UDPConn, _ syscall.RawConn, _, bufLen int) (*recvBatch, error) {
+func newRecvBatch(conn *net.UDPConn, _, _ syscall.RawConn, _, bufLen int) (*recvBatch, error) {
 	// One byte more than the largest packet: a datagram that fills it
 	// was longer.
 	return &recvBatch{conn: conn, buf: make([]byte, bufLen+1)}, nil
@@ -46,6 +46,10 @@ func (r *recvBatch) read() (int, error) {
 	r.n, r.from, r.trunc = n, from, n == len(r.buf)
 	return 1, nil
 }
+
+// drainedBy reports whether a read that returned n datagrams emptied the
+// queue: only one that found none says so here.
+func (r *recvBatch) drainedBy(n int) bool { return n == 0 }
 
 // tryRead is read with a deadline that has passed already.
 func (r *recvBatch) tryRead() (int, error) {

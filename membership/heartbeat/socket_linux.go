@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,17 +16,28 @@ import (
 // descriptor, not a net.UDPConn: a net.UDPConn is registered with the Go
 // runtime's network poller, whose epoll then wakes a runtime thread for
 // every datagram that arrives, whether or not a goroutine waits for it.
-// The transport never waits in the poller (it waits in ppoll(2) on its own
-// thread, or polls on the heartbeat loop's), so those wake-ups were pure
-// cost: at a 5 ms interval, most of a node's CPU.
+// A polled transport never waits in the poller (it polls on the heartbeat
+// loop's thread), nor does a realtime one (it waits in ppoll(2) on its own
+// thread), so for them those wake-ups were pure cost: at a 5 ms interval,
+// most of a node's CPU.
+//
+// A pollable socket (an ordinary receive goroutine, no realtime) is
+// registered with the poller all the same, through an *os.File on the
+// descriptor: its receive goroutine waits there, holding no thread and no
+// P. Waiting in ppoll(2) instead, as a system call the runtime sees, kept
+// a P in a system call all the time, so that the runtime's monitor thread
+// never went to its deep sleep and woke hundreds of times a second: half
+// of an idle lan node's CPU.
 type socket struct {
 	mu     sync.RWMutex // Write and Control hold it shared, close exclusively
 	fd     int
 	closed bool
 	local  netip.AddrPort
+	file   *os.File        // pollable only: owns fd
+	poll   syscall.RawConn // pollable only: file's, whose Read waits in the poller
 }
 
-func openSocket(bind netip.AddrPort, readBuffer int) (*socket, error) {
+func openSocket(bind netip.AddrPort, readBuffer int, pollable bool) (*socket, error) {
 	family, sa := unix.AF_INET, unix.Sockaddr(nil)
 	if bind.Addr().Is6() {
 		family = unix.AF_INET6
@@ -72,7 +85,30 @@ func openSocket(bind netip.AddrPort, readBuffer int) (*socket, error) {
 	case *unix.SockaddrInet6:
 		s.local = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).WithZone(bind.Addr().Zone()), uint16(a.Port))
 	}
+	if pollable {
+		// The descriptor is non-blocking, so os.NewFile registers it
+		// with the poller; the file owns it from here on.
+		s.file = os.NewFile(uintptr(fd), "heartbeat "+s.local.String())
+		rc, err := s.file.SyscallConn()
+		if err != nil {
+			s.file.Close()
+			return nil, fmt.Errorf("poller: %w", err)
+		}
+		s.poll = rc
+	}
 	return s, nil
+}
+
+// pollConn returns the socket's connection in the poller, nil if the
+// socket is not pollable.
+func (s *socket) pollConn() syscall.RawConn { return s.poll }
+
+// wake ends a wait in the poller (pollable sockets only), as a read
+// deadline that has passed does.
+func (s *socket) wake() {
+	if s.file != nil {
+		s.file.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // raw returns the socket as the batch code's syscall.RawConn.
@@ -88,6 +124,9 @@ func (s *socket) close() error {
 		return nil
 	}
 	s.closed = true
+	if s.file != nil {
+		return s.file.Close()
+	}
 	return unix.Close(s.fd)
 }
 

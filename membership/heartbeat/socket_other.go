@@ -15,7 +15,7 @@ type socket struct {
 	local netip.AddrPort
 }
 
-func openSocket(bind netip.AddrPort, readBuffer int) (*socket, error) {
+func openSocket(bind netip.AddrPort, readBuffer int, _ bool) (*socket, error) {
 	network := "udp4"
 	if bind.Addr().Is6() {
 		network = "udp6"
@@ -41,3 +41,8 @@ func openSocket(bind netip.AddrPort, readBuffer int) (*socket, error) {
 func (s *socket) raw() syscall.RawConn { return s.rc }
 func (s *socket) conn() *net.UDPConn   { return s.c }
 func (s *socket) close() error         { return s.c.Close() }
+
+// pollConn and wake are for Linux's pollable sockets: a net.UDPConn is
+// always in the poller, and its read goroutine ends when it is closed.
+func (s *socket) pollConn() syscall.RawConn { return nil }
+func (s *socket) wake()                     {}

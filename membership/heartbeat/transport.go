@@ -200,7 +200,7 @@ type Transport struct {
 }
 
 // Listen opens the socket and, unless cfg.Polled, starts the receive
-// goroutine (locked to its thread, cfg.Sched applied), and returns the
+// goroutine (with a realtime cfg.Sched, locked to its thread), and returns the
 // transport. Zero Label, Batch, MaxSenders and ReplyRate take
 // DefaultConfig's values. It fails, having started nothing, if cfg is
 // invalid, the address cannot be bound or cfg.Sched cannot be applied.
@@ -255,7 +255,10 @@ func Listen(cfg Config) (*Transport, error) {
 
 	bind := netip.AddrPortFrom(cfg.Bind.Addr().Unmap(), cfg.Bind.Port())
 	v6 := bind.Addr().Is6()
-	sock, err := openSocket(bind, cfg.ReadBuffer)
+	// A realtime receive goroutine waits in ppoll(2) on its own thread and
+	// a polled transport never waits: only the ordinary receive goroutine
+	// waits in the Go runtime's poller (see socket).
+	sock, err := openSocket(bind, cfg.ReadBuffer, !cfg.Polled && cfg.Sched == (Sched{}))
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: listen on %v: %w", bind, err)
 	}
@@ -286,7 +289,7 @@ func Listen(cfg Config) (*Transport, error) {
 	if t.handler == nil {
 		t.handler = nopHandler{}
 	}
-	if t.rx, err = newRecvBatch(conn, raw, cfg.Batch, MaxPacketLen); err != nil {
+	if t.rx, err = newRecvBatch(conn, raw, sock.pollConn(), cfg.Batch, MaxPacketLen); err != nil {
 		return fail(fmt.Errorf("heartbeat: socket on %v: %w", bind, err))
 	}
 	// The counter starts at a random point below 2^62 (see the package
@@ -448,6 +451,7 @@ func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		t.closed.Store(true)
 		t.rx.interrupt()
+		t.sock.wake()
 		<-t.done
 		t.pollMu.Lock() // a Poll in progress ends first
 		defer t.pollMu.Unlock()
@@ -460,18 +464,23 @@ func (t *Transport) Close() error {
 }
 
 // receive is the receive goroutine: it reads batches of datagrams until
-// the socket is closed.
+// the socket is closed. With a realtime s it runs on a thread of its own
+// at that priority; else it is an ordinary goroutine, which waits in the
+// runtime's poller (a goroutine locked to a thread would be woken through
+// a relay between two threads, at twice the cost).
 func (t *Transport) receive(s Sched, ready chan<- error) {
 	defer close(t.done)
-	// Never unlocked: the thread ends with this goroutine instead of
-	// going back to the runtime's pool. Its policy is reset all the same,
-	// for the one thread the runtime parks instead of ending: the main
-	// thread.
-	if err := LockThread(s); err != nil {
-		ready <- err
-		return
+	if s != (Sched{}) {
+		// Never unlocked: the thread ends with this goroutine instead
+		// of going back to the runtime's pool. Its policy is reset all
+		// the same, for the one thread the runtime parks instead of
+		// ending: the main thread.
+		if err := LockThread(s); err != nil {
+			ready <- err
+			return
+		}
+		defer resetThreadSched()
 	}
-	defer resetThreadSched()
 	ready <- nil
 	for {
 		n, err := t.rx.read()
@@ -598,6 +607,9 @@ func (t *Transport) Poll() (int, error) {
 			t.handle(t.rx.packet(i, now))
 		}
 		total += n
+		if t.rx.drainedBy(n) {
+			break // the next call would find nothing: save it
+		}
 	}
 	return total, nil
 }
