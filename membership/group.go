@@ -194,6 +194,12 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	tc.Handler, tc.Process = (*beats)(g), g.version.start
 	if tc.Polled = cfg.Timing.polled(); !tc.Polled {
 		tc.Sched = cfg.Sched // the polled loop's thread applies it itself
+		// A tenth of an interval: a beat read up to that late (its
+		// arrival time is the kernel's all the same) is nothing
+		// against a failure timeout of several intervals, and a large
+		// group's beats are read in a few batches per interval instead
+		// of one by one.
+		tc.Coalesce = cfg.Timing.HeartbeatInterval / 10
 	}
 	if g.tr, err = heartbeat.Listen(tc); err != nil {
 		return nil, fmt.Errorf("membership: heartbeat socket on %s: %w", hbBind, err)

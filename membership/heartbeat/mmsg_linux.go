@@ -57,17 +57,18 @@ type recvBatch struct {
 	fd   int             // the socket's; valid until Close, which waits for the loop
 	poll syscall.RawConn // the socket in the poller, or nil: wait in ppoll
 	// pollRead's state, for the poller's read function pollFn.
-	pollFn  func(uintptr) bool
-	pollN   int
-	pollErr error
-	event   int // eventfd: readable once interrupt was called
-	pfds    [2]unix.PollFd
-	hdrs    []mmsghdr
-	iovs    []unix.Iovec
-	names   []sockaddr
-	ctls    [][ctlLen]byte
-	bufs    [][]byte
-	used    int // headers the last call filled in
+	pollFn    func(uintptr) bool
+	pollCalls int // in the last read: more than one means it waited
+	pollN     int
+	pollErr   error
+	event     int // eventfd: readable once interrupt was called
+	pfds      [2]unix.PollFd
+	hdrs      []mmsghdr
+	iovs      []unix.Iovec
+	names     []sockaddr
+	ctls      [][ctlLen]byte
+	bufs      [][]byte
+	used      int // headers the last call filled in
 
 	// empty is when the queue was last seen empty: every datagram read
 	// after it arrived after it, which bounds its age.
@@ -136,6 +137,7 @@ func (r *recvBatch) read() (int, error) {
 		// Read before waiting even after a read that emptied the
 		// queue: RawConn.Read clears the poller's readiness before it
 		// calls pollFn, so what arrived since would not end a wait.
+		r.pollCalls = 0
 		if err := r.poll.Read(r.pollFn); err != nil {
 			// The socket's wake (a deadline in the past) or its
 			// close: both come from Close.
@@ -197,9 +199,15 @@ func (r *recvBatch) tryRead() (int, error) {
 // pollRead is the poller's read function, made a func value once (in
 // pollFn) so that a read allocates nothing.
 func (r *recvBatch) pollRead(uintptr) bool {
+	r.pollCalls++
 	r.pollN, r.pollErr = r.tryRead()
 	return r.pollN != 0 || r.pollErr != nil
 }
+
+// waited reports whether the last read waited for a datagram, rather
+// than finding one queued. Only known for a batch that waits in the
+// poller; false otherwise.
+func (r *recvBatch) waited() bool { return r.pollCalls > 1 }
 
 // drainedBy reports whether a read that returned n datagrams emptied the
 // queue: it returned fewer than it had room for.

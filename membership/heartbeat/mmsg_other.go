@@ -47,6 +47,9 @@ func (r *recvBatch) read() (int, error) {
 	return 1, nil
 }
 
+// waited is not known here (see the Linux version).
+func (r *recvBatch) waited() bool { return false }
+
 // drainedBy reports whether a read that returned n datagrams emptied the
 // queue: only one that found none says so here.
 func (r *recvBatch) drainedBy(n int) bool { return n == 0 }

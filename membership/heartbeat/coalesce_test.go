@@ -1,0 +1,109 @@
+package heartbeat
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// handled records when each beat was handed over (the receive goroutine's
+// clock) and when it arrived (the at it got).
+type handled struct {
+	mu sync.Mutex
+	nopHandler
+	ats, handled []time.Time
+}
+
+func (h *handled) OnBeat(_ netip.AddrPort, _ *Beat, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ats = append(h.ats, at)
+	h.handled = append(h.handled, time.Now())
+}
+
+func (h *handled) times() (ats, handled []time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]time.Time(nil), h.ats...), append([]time.Time(nil), h.handled...)
+}
+
+// wakeups counts the receive goroutine's reads: beats handed over less
+// than 200 us apart were read together.
+func wakeups(handled []time.Time) int {
+	n := 0
+	for i, t := range handled {
+		if i == 0 || t.Sub(handled[i-1]) > 200*time.Microsecond {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCoalesce sends a dense stream (a beat every millisecond for 300 ms)
+// and a sparse one (every 60 ms) to a transport that coalesces over 30
+// ms: the dense stream is read in about one batch per 30 ms, with every
+// beat's arrival time intact; the sparse one beat by beat, as it arrives.
+func TestCoalesce(t *testing.T) {
+	const window = 30 * time.Millisecond
+	h := &handled{}
+	c := config("rx", h, key1)
+	c.Coalesce = window
+	rx := listen(t, c)
+	tx := newNode(t, "tx", key1)
+	to := []netip.AddrPort{rx.LocalAddr()}
+	send := func(n int, every time.Duration) (sent []time.Time) {
+		for range n {
+			sent = append(sent, time.Now())
+			if err := tx.SendBeat(&Beat{}, to); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(every)
+		}
+		return sent
+	}
+
+	sent := send(300, time.Millisecond)
+	eventually(t, "dense beats received", func() bool { ats, _ := h.times(); return len(ats) == len(sent) })
+	ats, got := h.times()
+	span := got[len(got)-1].Sub(got[0])
+	if w, most := wakeups(got), int(span/window)+3; w > most {
+		t.Errorf("dense: %d beats over %v read in %d wake-ups, want at most %d (one per %v)", len(got), span, w, most, window)
+	}
+	for i := range sent {
+		// The arrival time is the kernel's, not the late read's.
+		if d := ats[i].Sub(sent[i]); d < 0 || d > 5*time.Millisecond {
+			t.Fatalf("dense: beat %d arrived %v after it was sent, by its at; want the send time (within 5 ms)", i, d)
+		}
+		if d := got[i].Sub(sent[i]); d > window+20*time.Millisecond {
+			t.Fatalf("dense: beat %d handled %v after it was sent, want within the window %v (and 20 ms of slack)", i, d, window)
+		}
+	}
+
+	time.Sleep(3 * window) // sparse again
+	first := len(got)
+	sent = send(8, 60*time.Millisecond)
+	eventually(t, "sparse beats received", func() bool { ats, _ := h.times(); return len(ats) == first+len(sent) })
+	_, got = h.times()
+	late := 0
+	for i := range sent {
+		if got[first+i].Sub(sent[i]) > window/2 {
+			late++
+		}
+	}
+	// One may wait behind a coalescing sleep (the last dense read);
+	// the rest are read as they come.
+	if late > 1 {
+		t.Errorf("sparse: %d of %d beats every 60 ms were handled more than %v after they were sent, want them read as they arrive", late, len(sent), window/2)
+	}
+}
+
+// TestCoalesceNotNegative: a negative window is refused.
+func TestCoalesceNotNegative(t *testing.T) {
+	c := config("rx", nil, key1)
+	c.Coalesce = -time.Millisecond
+	if tr, err := Listen(c); err == nil {
+		tr.Close()
+		t.Fatal("Listen accepted a negative Coalesce")
+	}
+}
