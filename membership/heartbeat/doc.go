@@ -180,11 +180,16 @@
 //
 // # Threads and starvation
 //
-// The receive goroutine is locked to its thread and waits in ppoll(2),
-// so the kernel wakes that thread itself when a datagram arrives, without
-// the Go scheduler; Config.Sched gives it SCHED_FIFO or SCHED_RR. The
+// With Config.Sched (SCHED_FIFO or SCHED_RR), the receive goroutine is
+// locked to its thread and waits in ppoll(2), so the kernel wakes that
+// thread itself when a datagram arrives, without the Go scheduler; a
 // heartbeat loop does the same with LockThread and sleeps in the kernel
-// with a Pacer. Handlers run on the receive goroutine (or Poll's caller)
+// with a Pacer. Without, the receive goroutine is an ordinary one that
+// waits in the Go runtime's poller: a goroutine that waits in a system
+// call the runtime sees keeps a P "in a system call", and the runtime's
+// monitor thread (sysmon) then never goes to its deep sleep; it woke
+// about 390 times a second on an idle lan node, half of the node's CPU.
+// Config.Coalesce lets that goroutine read dense traffic in batches. Handlers run on the receive goroutine (or Poll's caller)
 // and must not block. LockMemory (mlockall) keeps the process in RAM.
 // Realtime scheduling needs CAP_SYS_NICE (or RLIMIT_RTPRIO) and a unit
 // that allows it (systemd: RestrictRealtime=no); memory locking needs
@@ -198,9 +203,12 @@
 // receiver's kernel side included, 2-4 us. The rest is waking threads:
 // 30-60 us of CPU per wake-up of a sleeping thread there, more when the
 // host is idle. So what a node costs depends on how often it wakes: with
-// the receive goroutine, once per datagram received and once per interval
+// the receive goroutine, once per datagram received (at most about once
+// per Config.Coalesce while they arrive densely) and once per interval
 // to send; with Config.Polled, once per interval. BenchmarkNodeCPU (one
-// process per node, all-to-all on loopback, AES-256) measured per node:
+// process per node, all-to-all on loopback, AES-256) measured per node,
+// before the receive goroutine waited in the poller and coalesced (a
+// realtime one still waits as it did then):
 //
 //	                      receive goroutine   Polled
 //	3 nodes, 5 ms         2.0-4.7 %           1.6-2.0 %
