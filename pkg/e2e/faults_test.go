@@ -59,7 +59,16 @@ type faultRig struct {
 // and the watcher.
 func newFaultRig(t *testing.T, timing, extra string) *faultRig {
 	t.Helper()
-	c := newCluster(t, cluster.Options{Nodes: 3, Timing: timing, Prefer: true, Extra: extra})
+	return newFaultRigOf(t, cluster.Options{Timing: timing, Extra: extra})
+}
+
+// newFaultRigOf is newFaultRig with more options (the binary); Nodes and
+// Prefer are the rig's.
+func newFaultRigOf(t *testing.T, opt cluster.Options) *faultRig {
+	t.Helper()
+	opt.Nodes, opt.Prefer = 3, true
+	timing := opt.Timing
+	c := newCluster(t, opt)
 	r := &faultRig{t: t, c: c, timing: timing, probes: map[netip.Addr]*lab.Prober{}}
 	if err := c.StartAll(); err != nil {
 		t.Fatal(err)
@@ -460,14 +469,20 @@ func TestCutPathBetweenTwoMembers(t *testing.T) {
 	r.report("cut path n1-n2", start, time.Time{})
 }
 
-// Every node loses 10 % of its IP packets, each way, at random, for 60 s
-// (lan and fast, side by side): heartbeats get lost (19 % of those between
-// two nodes), but no member may be declared failed for it, so no VIP
-// moves.
+// Loss at random for 60 s (lan and fast, side by side): heartbeats get
+// lost, but no member may be declared failed for it, so no VIP moves.
+// With lan every node loses 10 % of its IP packets each way, 19 % of the
+// packets between two nodes. With fast, 10 % frame loss, the target's
+// measure: every node loses 10 % of what it receives, so 10 % of the
+// packets between two nodes, and the daemons are release builds. At 19 %
+// fast (4 beats in 20 ms) moved a VIP once in eight one-minute runs of
+// release builds here; race-built daemons also stall for 20-60 ms on a
+// busy 2-core machine, a stall, which fast does not forgive by design, and
+// moved VIPs in half of their runs.
 //
-// 6964af2 passes this too, as issue 11 found. Heavier loss tells them
-// apart, but not reliably enough for CI: at 25 %, 6964af2 moved VIPs 5
-// times in 60 s (lan) and 23 times (fast), this tree 0 or 1 times (lan)
+// 6964af2 passes the lan case too, as issue 11 found. Heavier loss tells
+// them apart, but not reliably enough for CI: at 25 %, 6964af2 moved VIPs
+// 5 times in 60 s (lan) and 23 times (fast), this tree 0 or 1 times (lan)
 // and once (fast); at 20 % (lan) neither moved any.
 func TestLossyLAN(t *testing.T) {
 	for _, c := range []struct {
@@ -476,11 +491,15 @@ func TestLossyLAN(t *testing.T) {
 	}{{"lan", 10}, {"fast", 10}} {
 		t.Run(fmt.Sprintf("%s-%d%%", c.timing, c.percent), func(t *testing.T) {
 			t.Parallel()
-			r := newFaultRig(t, c.timing, "")
+			opt, drop := cluster.Options{Timing: c.timing}, (*cluster.Cluster).DropRandom
+			if c.timing == "fast" {
+				opt.Binary, drop = releaseBinary, (*cluster.Cluster).DropRandomInbound
+			}
+			r := newFaultRigOf(t, opt)
 			time.Sleep(500 * time.Millisecond)
 			start := time.Now()
 			for _, n := range r.c.Nodes {
-				if err := r.c.DropRandom(within(t, time.Minute), n, c.percent); err != nil {
+				if err := drop(r.c, within(t, time.Minute), n, c.percent); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -52,6 +52,12 @@ func (c *Cluster) DropRandom(ctx context.Context, n *Node, percent int) error {
 	return n.Host.DropRandom(ctx, percent)
 }
 
+// DropRandomInbound drops percent of the IP packets node n receives (see
+// lab.Host.DropRandomInbound); Heal ends it.
+func (c *Cluster) DropRandomInbound(ctx context.Context, n *Node, percent int) error {
+	return n.Host.DropRandomInbound(ctx, percent)
+}
+
 // CutPath cuts the path between nodes a and b (no IP between them, ARP
 // flows, both reach everybody else); HealPath restores it.
 func (c *Cluster) CutPath(ctx context.Context, a, b *Node) error {

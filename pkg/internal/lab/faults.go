@@ -191,6 +191,18 @@ const lossTable = "wkloss"
 // host and combines with Isolate and IsolateAll; Heal removes it. percent
 // is 1 to 100.
 func (h *Host) DropRandom(ctx context.Context, percent int) error {
+	return h.dropRandom(ctx, percent, true)
+}
+
+// DropRandomInbound is DropRandom for the packets the host receives only:
+// with it on every host, each packet between two hosts is lost with
+// probability percent/100, once (DropRandom on both ends loses it on
+// either: 19 % of them at 10 %).
+func (h *Host) DropRandomInbound(ctx context.Context, percent int) error {
+	return h.dropRandom(ctx, percent, false)
+}
+
+func (h *Host) dropRandom(ctx context.Context, percent int, outbound bool) error {
 	if percent < 1 || percent > 100 {
 		return fmt.Errorf("lab: %s: drop %d%%: want 1 to 100", h.NS, percent)
 	}
@@ -198,8 +210,11 @@ func (h *Host) DropRandom(ctx context.Context, percent int) error {
 		return fmt.Sprintf("\tchain %s {\n\t\ttype filter hook %s priority -20; policy accept;\n"+
 			"\t\t%s \"lo\" accept\n\t\tnumgen random mod 100 < %d counter drop\n\t}\n", name, hook, iface, percent)
 	}
-	script := resetTable("inet", lossTable) + "table inet " + lossTable + " {\n" +
-		chain("input", "input", "iif") + chain("output", "output", "oif") + "}\n"
+	chains := chain("input", "input", "iif")
+	if outbound {
+		chains += chain("output", "output", "oif")
+	}
+	script := resetTable("inet", lossTable) + "table inet " + lossTable + " {\n" + chains + "}\n"
 	if err := h.nft(ctx, script); err != nil {
 		return fmt.Errorf("lab: %s: drop %d%% at random: %w", h.NS, percent, err)
 	}

@@ -194,6 +194,16 @@ func TestDropRandom(t *testing.T) {
 	if r.Sent < 200 || loss < 0.35 || loss > 0.67 {
 		t.Errorf("loss %.2f over %d probes, want about 0.51", loss, r.Sent)
 	}
+	// Inbound only: the echo requests are dropped, the replies not.
+	if err := n.DropRandomInbound(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	r = measure()
+	loss = float64(r.Lost()) / float64(r.Sent)
+	t.Logf("30%% drop inbound: %s", r)
+	if r.Sent < 200 || loss < 0.18 || loss > 0.42 {
+		t.Errorf("inbound only: loss %.2f over %d probes, want about 0.30", loss, r.Sent)
+	}
 	// ARP is not dropped: the client resolved the node every time it asked.
 	if mac, _, err := l.Client.Neigh(ctx, n.Addr); err != nil || mac != n.MAC.String() {
 		t.Errorf("client's neighbour entry for the lossy node: %q, %v", mac, err)
