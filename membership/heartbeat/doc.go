@@ -189,7 +189,8 @@
 // call the runtime sees keeps a P "in a system call", and the runtime's
 // monitor thread (sysmon) then never goes to its deep sleep; it woke
 // about 390 times a second on an idle lan node, half of the node's CPU.
-// Config.Coalesce lets that goroutine read dense traffic in batches. Handlers run on the receive goroutine (or Poll's caller)
+// Config.Coalesce lets that goroutine read dense traffic in batches.
+// Handlers run on the receive goroutine (or Poll's caller)
 // and must not block. LockMemory (mlockall) keeps the process in RAM.
 // Realtime scheduling needs CAP_SYS_NICE (or RLIMIT_RTPRIO) and a unit
 // that allows it (systemd: RestrictRealtime=no); memory locking needs

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // BenchmarkWakeFloor measures the floor under a heartbeat interval: a
@@ -34,22 +32,15 @@ func BenchmarkWakeFloor(b *testing.B) {
 					done <- 0
 					return
 				}
-				start, t0 := processCPU(), time.Now()
+				start, t0 := cpuTime(), time.Now()
 				for range b.N {
 					p.Wait()
 				}
-				cpu := processCPU() - start
+				cpu := cpuTime() - start
 				done <- time.Duration(float64(cpu) / float64(time.Since(t0)) * float64(time.Second))
 			}()
 			perSecond := <-done
 			b.ReportMetric(100*perSecond.Seconds(), "cpu%")
 		})
 	}
-}
-
-// processCPU is the CPU time the process has used so far.
-func processCPU() time.Duration {
-	var ru unix.Rusage
-	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru) // cannot fail with these arguments
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,16 +52,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "testing the prebuilt daemon %s (%s)\n", abs, daemonEnv)
 	} else {
 		binary = filepath.Join(dir, "wackamole")
-		// The daemon finds wackamole-bgp (bgp mode's speaker) beside itself.
 		releaseBinary = filepath.Join(dir, "release", "wackamole")
-		for _, b := range []struct{ out, race string }{{dir + "/", "-race"}, {dir + "/release/", ""}} {
-			args := append([]string{"build"}, strings.Fields(b.race)...)
-			args = append(args, "-o", b.out, "github.com/wackamole/wackamole/cmd/wackamole", "github.com/wackamole/wackamole/cmd/wackamole-bgp")
-			build := exec.Command("go", args...)
-			build.Stdout, build.Stderr = os.Stderr, os.Stderr
-			if err := os.MkdirAll(b.out, 0o755); err == nil {
-				err = build.Run()
-			}
+		for _, err := range []error{buildDaemon(dir, "-race"), buildDaemon(filepath.Join(dir, "release"))} {
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "building wackamole:", err)
 				os.Exit(1)
@@ -79,6 +70,19 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildDaemon builds wackamole and, beside it, wackamole-bgp (which the
+// daemon finds there: bgp mode's speaker) into dir.
+func buildDaemon(dir string, flags ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	args := append(append([]string{"build"}, flags...), "-o", dir+"/",
+		"github.com/wackamole/wackamole/cmd/wackamole", "github.com/wackamole/wackamole/cmd/wackamole-bgp")
+	build := exec.Command("go", args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	return build.Run()
 }
 
 // newCluster builds a cluster for a test and tears it down afterwards,
