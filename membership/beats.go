@@ -31,24 +31,33 @@ func (h *beats) OnBeat(from netip.AddrPort, b *heartbeat.Beat, at time.Time) {
 		return // not in the roster (yet): memberlist's join brings it
 	}
 	wake := !p.alive || !p.fresh
-	p.lastHeard = at
+	// Beats queued while this node stalled are read in a burst after it,
+	// oldest first: one must not take back what a later one, or the
+	// stall's forgiveness, established.
+	if at.After(p.lastHeard) {
+		p.lastHeard = at
+	}
 	if at.After(p.heardAny) {
 		p.heardAny = at
 	}
 	p.alive, p.fresh = true, true
-	if g.awaiting[name] {
-		delete(g.awaiting, name)
-		wake = wake || len(g.awaiting) == 0 // recovered from a stall
-	}
 	wake = g.vouchLocked(p, b, at, g.tr.ID()) || wake
 	if p.process != b.Process {
 		p.process = b.Process
 		wake = true // a restart: its metadata is pending
 	}
 	v := metaVersion{start: b.Process, counter: b.MetaVersion}
-	ask := v.newer(p.version) && at.Sub(p.asked) >= min(g.cfg.Timing.HeartbeatInterval, 100*time.Millisecond)
+	if v.newer(p.advertised) {
+		p.advertised = v
+	}
+	wake = g.heardAgainLocked(name, p) || wake
+	// A version not asked for yet is asked for at once: a hand-over or a
+	// contest may wait on it, and the next beat is up to an interval
+	// away. The same version again only after a while: the request or its
+	// reply was lost.
+	ask := v.newer(p.version) && (v.newer(p.askedFor) || at.Sub(p.asked) >= min(g.cfg.Timing.HeartbeatInterval, 100*time.Millisecond))
 	if ask {
-		p.asked = at
+		p.asked, p.askedFor = at, v
 	}
 	g.mu.Unlock()
 	if ask {
@@ -81,6 +90,7 @@ func (h *beats) OnMetaReply(from netip.AddrPort, r *heartbeat.MetaReply, at time
 		if v := (metaVersion{start: r.Process, counter: r.Version}); v.newer(p.version) {
 			p.meta, p.version = slices.Clone(r.Meta), v
 			changed = true
+			g.heardAgainLocked(name, p)
 		}
 	}
 	g.mu.Unlock()
@@ -96,4 +106,24 @@ func (g *Group) dropLocked(name string) {
 		g.tr.Forget(p.id)
 	}
 	delete(g.members, name)
+}
+
+// heardAgainLocked ends this node's wait for a member after a stall (see
+// checkStallLocked) once the member is heard again and this node holds
+// the metadata its beats advertise. It reports whether that ended the
+// recovery.
+//
+// Both halves matter. A beat that arrived during the stall and was read
+// after it says nothing of the member now. And the beats come first: the
+// member's metadata (what it took over meanwhile) comes a round trip
+// later, and a recovery that ended before it saw a group in which nobody
+// else held this node's VIPs, announced them as the only holder, and
+// pulled the clients away from the member that had taken them over, which
+// then defended them (TestStalledOwnerResumes).
+func (g *Group) heardAgainLocked(name string, p *peer) (recovered bool) {
+	if !g.awaiting[name] || !p.lastHeard.After(g.stalledAt) || p.advertised.newer(p.version) {
+		return false
+	}
+	delete(g.awaiting, name)
+	return len(g.awaiting) == 0
 }

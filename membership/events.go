@@ -98,6 +98,7 @@ func (g *Group) updateLocked(p *peer, n *memberlist.Node) (changed bool) {
 	if v.newer(p.version) {
 		p.meta, p.version = slices.Clone(meta), v
 		changed = true
+		g.heardAgainLocked(n.Name, p)
 	}
 	return changed
 }

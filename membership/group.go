@@ -89,9 +89,11 @@ type Group struct {
 	joining map[string]bool  // addresses a join is under way to
 	closed  bool
 	// health is this node's own timeliness (see localHealth); after a
-	// stall, awaiting are the members not heard since, until recoverBy.
+	// stall (noticed at stalledAt), awaiting are the members not heard
+	// since, until recoverBy.
 	health    localHealth
 	awaiting  map[string]bool
+	stalledAt time.Time
 	recoverBy time.Time
 
 	broadcasts *memberlist.TransmitLimitedQueue
@@ -125,9 +127,13 @@ type peer struct {
 	// hearing.go). Liveness is judged by it.
 	heardAny time.Time
 	// process is the process its heartbeats come from (0 before the
-	// first); asked is when its metadata was last requested.
-	process uint64
-	asked   time.Time
+	// first). advertised is the newest metadata version its beats named;
+	// asked is when its metadata was last requested, askedFor the
+	// version asked for.
+	process    uint64
+	advertised metaVersion
+	asked      time.Time
+	askedFor   metaVersion
 	// suspectedAt is when a member last reported not hearing it.
 	suspectedAt time.Time
 	// gone: memberlist dropped the member, but its heartbeats were still

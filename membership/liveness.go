@@ -223,7 +223,7 @@ func (g *Group) checkStallLocked(now time.Time, loop bool) {
 			g.awaiting[name] = true
 		}
 	}
-	g.recoverBy = now.Add(g.cfg.Timing.FailureTimeout)
+	g.stalledAt, g.recoverBy = now, now.Add(g.cfg.Timing.FailureTimeout)
 	g.log.Warn("this node did not run for a while (stalled); the members' silence meanwhile is forgiven, and nothing is decided until they are heard again",
 		"stalled", stalled.Round(time.Millisecond), "awaiting", len(g.awaiting))
 }

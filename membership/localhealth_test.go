@@ -3,6 +3,8 @@ package membership
 import (
 	"testing"
 	"time"
+
+	"github.com/wackamole/wackamole/membership/heartbeat"
 )
 
 func TestLocalHealth(t *testing.T) {
@@ -102,5 +104,68 @@ func TestStallIsForgiven(t *testing.T) {
 		if m.Name == "n2" && m.Alive {
 			t.Fatal("n2, silent for 2 s, is alive")
 		}
+	}
+}
+
+// After a stall a member counts as heard again only on a beat that
+// arrived after it, and only once this node holds the metadata that beat
+// names: the beats queued during the stall are read first, and the
+// metadata (what the member took over meanwhile) comes a round trip after
+// the first fresh beat. On 6d18811 recovery ended on the queued beats, the
+// node announced its VIPs as their only holder, and the member that had
+// taken one over defended it (TestStalledOwnerResumes).
+func TestRecoveryWaitsForFreshBeatsAndMetadata(t *testing.T) {
+	now := time.Now()
+	g := bareGroup(t, LAN())
+	join(g, "n2", metaVersion{start: 1, counter: 1}, metaHolding())
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 1), now.Add(-3*time.Second-100*time.Millisecond))
+	g.health.last = now.Add(-3 * time.Second)
+	if !g.View().Recovering {
+		t.Fatal("the view does not say it is recovering")
+	}
+	// Queued during the stall: n2 took a VIP over (version 2).
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 2), now.Add(-time.Second))
+	if !g.View().Recovering {
+		t.Fatal("recovered on a beat that arrived during the stall")
+	}
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 2), time.Now())
+	if !g.View().Recovering {
+		t.Fatal("recovered before the metadata the beat names arrived")
+	}
+	(*beats)(g).OnMetaReply(from, &heartbeat.MetaReply{Header: heartbeat.Header{Sender: heartbeat.ID("n2"), Process: 1, Counter: 2}, Version: 2, Meta: metaHolding(1)}, time.Now())
+	v := g.View()
+	if v.Recovering {
+		t.Fatal("still recovering with n2 heard and its metadata current")
+	}
+	if m := member(v, "n2"); !m.Alive || !m.Meta.Held.Has(1) {
+		t.Fatalf("n2 after the recovery: %+v, want alive and holding VIP 1", m)
+	}
+	// The same through memberlist's gossip instead of the pull.
+	g2 := bareGroup(t, LAN())
+	join(g2, "n2", metaVersion{start: 1, counter: 1}, metaHolding())
+	(*beats)(g2).OnBeat(from, beatFrom("n2", 1, 1), now.Add(-3*time.Second-100*time.Millisecond))
+	g2.health.last = now.Add(-3 * time.Second)
+	g2.View()
+	(*beats)(g2).OnBeat(from, beatFrom("n2", 1, 3), time.Now())
+	join(g2, "n2", metaVersion{start: 1, counter: 3}, metaHolding(1))
+	if g2.View().Recovering {
+		t.Fatal("still recovering after memberlist brought the metadata the beat names")
+	}
+}
+
+// A beat naming a metadata version not asked for yet is asked for at
+// once, even right after another request: a contest waits on it.
+func TestNewMetadataVersionIsAskedForAtOnce(t *testing.T) {
+	g := bareGroup(t, LAN())
+	join(g, "n2", metaVersion{start: 1, counter: 1}, metaHolding())
+	now := time.Now()
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 2), now)
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 3), now.Add(time.Millisecond))
+	if p := g.members["n2"]; p.askedFor != (metaVersion{start: 1, counter: 3}) || !p.asked.Equal(now.Add(time.Millisecond)) {
+		t.Fatalf("version 3, named 1 ms after version 2 was asked for: asked for %+v at %v, want version 3 at once", p.askedFor, p.asked.Sub(now))
+	}
+	(*beats)(g).OnBeat(from, beatFrom("n2", 1, 3), now.Add(2*time.Millisecond))
+	if p := g.members["n2"]; !p.asked.Equal(now.Add(time.Millisecond)) {
+		t.Fatal("asked for the same version again at once")
 	}
 }

@@ -737,6 +737,38 @@ func TestRecoveringDoesNothing(t *testing.T) {
 	}
 }
 
+// An announcement that falls due while this node recovers from a stall
+// waits for the recovery's end: made on the view from before the stall,
+// it pulled the clients away from the node that had taken the VIP over,
+// which defended it, and both fought over the clients
+// (TestStalledOwnerResumes).
+func TestNoAnnouncementWhileRecovering(t *testing.T) {
+	r := newRig(t, testConfig)
+	r.round() // a acquired: announced now, and again ARP.Interval later
+	r.g.mu.Lock()
+	r.g.recovering = true
+	r.g.mu.Unlock()
+	sent := len(r.ann.sent)
+	r.clock = r.clock.Add(3 * r.a.cfg.ARP.Interval)
+	if next := r.a.reconcile(r.clock); !next.IsZero() && !next.After(r.clock) {
+		t.Errorf("while recovering the round asks to run again at once (%v), for an announcement it does not make", next.Sub(r.clock))
+	}
+	if len(r.ann.sent) != sent {
+		t.Fatalf("announced while recovering from a stall: %v", r.ann.sent[sent:])
+	}
+	r.g.mu.Lock()
+	r.g.recovering = false
+	r.g.mu.Unlock()
+	r.round()
+	found := false
+	for _, a := range r.ann.sent[sent:] {
+		found = found || strings.Contains(a, "198.18.0.100")
+	}
+	if !found {
+		t.Fatal("the announcement due during the recovery was not made after it")
+	}
+}
+
 // The loser of a contest lets go only when the winner claims the VIP again
 // after the contest began, or announces it: the winner's claim may be one
 // it made before a stall and no longer true.

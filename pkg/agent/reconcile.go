@@ -112,10 +112,19 @@ func (a *Agent) reconcile(now time.Time) time.Time {
 	}
 
 	a.recovering = dec.Recovering
-	a.announceDue(now)
+	var announceAt time.Time
+	if !dec.Recovering {
+		// Announcements due wait for the end of the recovery (which
+		// the group signals): one made on the view from before the
+		// stall pulls clients to this node while the node that took
+		// the VIP over still owns it there, which defends it, and the
+		// two fight over the clients (TestStalledOwnerResumes).
+		a.announceDue(now)
+		announceAt = a.nextAnnouncement()
+	}
 	a.publish(now)
 	a.setStatus(dec, plan, waiting, now)
-	return earliest(dec.Next, a.nextAnnouncement(), a.refresh.next, a.share.next, a.nextLinger(), reclaimAt)
+	return earliest(dec.Next, announceAt, a.refresh.next, a.share.next, a.nextLinger(), reclaimAt)
 }
 
 // local is this node's own state for the policy.
