@@ -198,7 +198,7 @@ func Start(cfg Config, meta []byte) (*Group, error) {
 	tc := heartbeat.DefaultConfig()
 	tc.Name, tc.Bind, tc.Label, tc.Key, tc.OldKeys = cfg.Name, hbBind, cfg.Label, cfg.Key, cfg.OldKeys
 	tc.Handler, tc.Process = (*beats)(g), g.version.start
-	if tc.Polled = cfg.Timing.polled(); !tc.Polled {
+	if tc.Polled = cfg.Timing.Polled(); !tc.Polled {
 		tc.Sched = cfg.Sched // the polled loop's thread applies it itself
 		// A tenth of an interval: a beat read up to that late (its
 		// arrival time is the kernel's all the same) is nothing

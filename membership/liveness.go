@@ -21,7 +21,7 @@ import (
 // once it runs, or why it cannot.
 func (g *Group) heartbeatLoop(started chan<- error) {
 	defer g.wg.Done()
-	if g.cfg.Timing.polled() {
+	if g.cfg.Timing.Polled() {
 		g.polledLoop(started)
 		return
 	}

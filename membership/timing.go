@@ -103,10 +103,11 @@ func (t Timing) Override(o Timing) Timing {
 	return t
 }
 
-// polled reports whether heartbeats run in polled mode (see
+// Polled reports whether heartbeats run in polled mode (see
 // Group.polledLoop): for intervals of 20 ms or less, where waking for
-// every packet would cost more than the packets.
-func (t Timing) polled() bool { return t.HeartbeatInterval <= 20*time.Millisecond }
+// every packet would cost more than the packets. The polled loop holds a
+// P of the Go scheduler while it sleeps (see sleepUntil): it wants two.
+func (t Timing) Polled() bool { return t.HeartbeatInterval <= 20*time.Millisecond }
 
 // Settle is how long a node that has just matured, or just regained
 // quorum, waits before taking anything: a couple of gossip and heartbeat

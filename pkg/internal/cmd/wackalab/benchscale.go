@@ -48,7 +48,10 @@ const benchScaleHelp = `DESCRIPTION
                  before the fault on, -runs times
       graceful   the owner stopped with SIGTERM (it hands over), the same
       idle       over -idle with no fault: CPU time of every daemon (% of
-                 one core; median and maximum over the nodes), its memory
+                 one core; median and maximum over the nodes; summed over
+                 its threads' /proc/PID/task/TID/schedstat, to the
+                 nanosecond, where /proc/PID/stat counts 10 ms ticks),
+                 its memory
                  (VmRSS, and from /proc/PID/smaps_rollup its proportional
                  share PSS and its private pages: the 37 MB binary is
                  mapped by every daemon and counted by each VmRSS), bytes

@@ -111,6 +111,34 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseSchedstat(t *testing.T) {
+	if d, err := parseSchedstat("229543114 237793459 633\n"); err != nil || d != 229543114*time.Nanosecond {
+		t.Errorf("parseSchedstat = %v, %v; want 229.543114ms", d, err)
+	}
+	for _, bad := range []string{"", "1 2", "x 2 3", "-1 2 3", "1 2 3 4"} {
+		if _, err := parseSchedstat(bad); err == nil {
+			t.Errorf("parseSchedstat(%q): no error", bad)
+		}
+	}
+}
+
+// The precise reading is used unless a thread's exit took time out of it.
+func TestCPUReadingSince(t *testing.T) {
+	ms := time.Millisecond
+	r0 := cpuReading{coarse: 100 * ms, precise: 104 * ms}
+	for _, c := range []struct {
+		r    cpuReading
+		want time.Duration
+	}{
+		{cpuReading{coarse: 190 * ms, precise: 197 * ms}, 93 * ms},
+		{cpuReading{coarse: 200 * ms, precise: 150 * ms}, 100 * ms}, // a thread exited
+	} {
+		if got := c.r.since(r0); got != c.want {
+			t.Errorf("%+v since %+v = %v, want %v", c.r, r0, got, c.want)
+		}
+	}
+}
+
 func TestParseProcStat(t *testing.T) {
 	m, err := parseProcStat("cpu  100 5 40 9000 20 3 7 11 0 0\ncpu0 50 2 20 4500 10 1 3 5 0 0\n")
 	if err != nil {
