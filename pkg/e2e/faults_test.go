@@ -478,7 +478,11 @@ func TestCutPathBetweenTwoMembers(t *testing.T) {
 // fast (4 beats in 20 ms) moved a VIP once in eight one-minute runs of
 // release builds here; race-built daemons also stall for 20-60 ms on a
 // busy 2-core machine, a stall, which fast does not forgive by design, and
-// moved VIPs in half of their runs.
+// moved VIPs in half of their runs. Release builds stall too when the VM
+// does (one make test here: 18 stalls of 16-57 ms on one node in a minute,
+// often on all three at the same instant, and five moves): a change of
+// owner that a stall a daemon logged explains is reported, not failed;
+// any other fails.
 //
 // 6964af2 passes the lan case too, as issue 11 found. Heavier loss tells
 // them apart, but not reliably enough for CI: at 25 %, 6964af2 moved VIPs
@@ -511,9 +515,15 @@ func TestLossyLAN(t *testing.T) {
 			}
 			time.Sleep(2 * time.Second)
 			tl := r.stop()
+			stalls := r.c.Stalls()
+			t.Logf("the daemons logged %d stalls of their own", len(stalls))
 			for _, v := range r.c.VIPs {
-				if acq := tl.Acquisitions(v, start, time.Time{}); len(acq) > 0 {
-					t.Errorf("%s changed owner with %d%% loss on every node (%s): %v", v, c.percent, c.timing, acq)
+				for _, a := range tl.Acquisitions(v, start, time.Time{}) {
+					if s, ok := cluster.StallBefore(stalls, a.At, failureTimeout[c.timing]); ok {
+						t.Logf("%v: after a stall of %s (%v, ended %s), not the loss", a, s.Node, s.Length, s.End.Format("15:04:05.000"))
+						continue
+					}
+					t.Errorf("%v with %d%% loss on every node (%s), and no stall to explain it", a, c.percent, c.timing)
 				}
 			}
 			r.report(fmt.Sprintf("%d%% loss on every node (%s)", c.percent, c.timing), start, time.Time{})
