@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,6 +68,13 @@ func timedCluster(t *testing.T, prefix string, n int, key func(i int) []byte, ti
 		cfg.Logger = testLogger(t)
 		meta, _ := Meta{State: Joining, Healthy: true, Held: NewBitmap(3), Leaving: NewBitmap(3)}.MarshalBinary()
 		g, err := Start(cfg, meta)
+		// The port was free when picked, before the members started
+		// before this one took ephemeral ports of their own (their
+		// joins' connections, their heartbeat sockets): pick another.
+		for try := 0; err != nil && strings.Contains(err.Error(), "address already in use") && try < 5; try++ {
+			cfg.Bind = netip.AddrPortFrom(cfg.Bind.Addr(), freePort(t))
+			g, err = Start(cfg, meta)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

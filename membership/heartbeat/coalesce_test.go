@@ -28,18 +28,6 @@ func (h *handled) times() (ats, handled []time.Time) {
 	return append([]time.Time(nil), h.ats...), append([]time.Time(nil), h.handled...)
 }
 
-// wakeups counts the receive goroutine's reads: beats handed over less
-// than 200 us apart were read together.
-func wakeups(handled []time.Time) int {
-	n := 0
-	for i, t := range handled {
-		if i == 0 || t.Sub(handled[i-1]) > 200*time.Microsecond {
-			n++
-		}
-	}
-	return n
-}
-
 // TestCoalesce sends a dense stream (a beat every millisecond for 300 ms)
 // and a sparse one (every 60 ms) to a transport that coalesces over 30
 // ms: the dense stream is read in about one batch per 30 ms, with every
@@ -63,11 +51,12 @@ func TestCoalesce(t *testing.T) {
 		return sent
 	}
 
+	woke := rx.Counters().Wakeups
 	sent := send(300, time.Millisecond)
 	eventually(t, "dense beats received", func() bool { ats, _ := h.times(); return len(ats) == len(sent) })
 	ats, got := h.times()
 	span := got[len(got)-1].Sub(got[0])
-	if w, most := wakeups(got), int(span/window)+3; w > most {
+	if w, most := int(rx.Counters().Wakeups-woke), int(span/window)+3; w > most {
 		t.Errorf("dense: %d beats over %v read in %d wake-ups, want at most %d (one per %v)", len(got), span, w, most, window)
 	}
 	for i := range sent {

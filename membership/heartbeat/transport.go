@@ -149,12 +149,17 @@ type Counters struct {
 	RepliesLimited uint64
 	// ReadErrors counts failed receive calls (not datagrams).
 	ReadErrors uint64
+	// Wakeups counts the receive goroutine's reads that found datagrams,
+	// but for those that went on reading a full batch: how often it woke
+	// for them (with Config.Coalesce, about once per window while they
+	// come densely).
+	Wakeups uint64
 }
 
 type counters struct {
 	sent, sendErrors, received, accepted            atomic.Uint64
 	malformed, label, key, corrupt, replay, senders atomic.Uint64
-	limited, readErrors                             atomic.Uint64
+	limited, readErrors, wakeups                    atomic.Uint64
 }
 
 // maxCounter is where a process stops sealing: its counter starts below
@@ -452,6 +457,7 @@ func (t *Transport) Counters() Counters {
 		Malformed: s.malformed.Load(), WrongLabel: s.label.Load(), BadKey: s.key.Load(),
 		Corrupt: s.corrupt.Load(), Replay: s.replay.Load(), TooManySenders: s.senders.Load(),
 		RepliesLimited: s.limited.Load(), ReadErrors: s.readErrors.Load(),
+		Wakeups: s.wakeups.Load(),
 	}
 }
 
@@ -497,7 +503,7 @@ func (t *Transport) receive(s Sched, ready chan<- error) {
 	}
 	ready <- nil
 	var last time.Time // the last read's return
-	dense := false
+	dense, full := false, false
 	for {
 		if dense {
 			// Datagrams came faster than one per t.coalesce: let the
@@ -505,6 +511,10 @@ func (t *Transport) receive(s Sched, ready chan<- error) {
 			time.Sleep(time.Until(last.Add(t.coalesce)))
 		}
 		n, err := t.rx.read()
+		if n > 0 && !full {
+			t.stats.wakeups.Add(1)
+		}
+		full = n > 0 && !t.rx.drainedBy(n)
 		if t.coalesce > 0 {
 			now := time.Now()
 			// Dense: something was queued already, or the wait was
