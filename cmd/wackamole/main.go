@@ -173,10 +173,8 @@ func serve(cfg *config.Config, log *slog.Logger) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	if t, err := daemon.Timing(cfg); err == nil {
-		if n := daemon.Procs(cfg, t, os.Getenv("GOMAXPROCS")); n > 0 && n < runtime.GOMAXPROCS(0) {
-			runtime.GOMAXPROCS(n)
-		}
+	if n := daemon.Procs(cfg, os.Getenv("GOMAXPROCS")); n > 0 && n < runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
 	}
 	d, err := daemon.New(cfg, log)
 	if err != nil {

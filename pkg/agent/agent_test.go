@@ -230,6 +230,25 @@ func (r *rig) round() {
 	r.a.reconcile(r.clock)
 }
 
+// setRecovering makes the group's view say whether this node recovers
+// from a stall.
+func (r *rig) setRecovering(on bool) {
+	r.g.mu.Lock()
+	r.g.recovering = on
+	r.g.mu.Unlock()
+}
+
+// announcedSince reports whether an announcement made after the first
+// sent ones names addr.
+func (r *rig) announcedSince(sent int, addr string) bool {
+	for _, a := range r.ann.sent[sent:] {
+		if strings.Contains(a, addr) {
+			return true
+		}
+	}
+	return false
+}
+
 func TestAcquiresItsShareAndAnnouncesIt(t *testing.T) {
 	r := newRig(t, testConfig)
 	r.round()
@@ -722,9 +741,7 @@ func TestLinkDownReleasesAtOnce(t *testing.T) {
 func TestRecoveringDoesNothing(t *testing.T) {
 	r := newRig(t, testConfig)
 	r.round()
-	r.g.mu.Lock()
-	r.g.recovering = true
-	r.g.mu.Unlock()
+	r.setRecovering(true)
 	r.peers(t) // the stale view: alone
 	r.a.Conflict("eth0", netip.MustParseAddr("198.18.0.100"), "02:00:00:00:00:99")
 	before := len(r.ann.sent)
@@ -745,9 +762,7 @@ func TestRecoveringDoesNothing(t *testing.T) {
 func TestNoAnnouncementWhileRecovering(t *testing.T) {
 	r := newRig(t, testConfig)
 	r.round() // a acquired: announced now, and again ARP.Interval later
-	r.g.mu.Lock()
-	r.g.recovering = true
-	r.g.mu.Unlock()
+	r.setRecovering(true)
 	sent := len(r.ann.sent)
 	r.clock = r.clock.Add(3 * r.a.cfg.ARP.Interval)
 	if next := r.a.reconcile(r.clock); !next.IsZero() && !next.After(r.clock) {
@@ -756,15 +771,9 @@ func TestNoAnnouncementWhileRecovering(t *testing.T) {
 	if len(r.ann.sent) != sent {
 		t.Fatalf("announced while recovering from a stall: %v", r.ann.sent[sent:])
 	}
-	r.g.mu.Lock()
-	r.g.recovering = false
-	r.g.mu.Unlock()
+	r.setRecovering(false)
 	r.round()
-	found := false
-	for _, a := range r.ann.sent[sent:] {
-		found = found || strings.Contains(a, "198.18.0.100")
-	}
-	if !found {
+	if !r.announcedSince(sent, "198.18.0.100") {
 		t.Fatal("the announcement due during the recovery was not made after it")
 	}
 }
@@ -835,22 +844,14 @@ func TestLastWordAfterRecovery(t *testing.T) {
 	r.round() // a acquired: n1 prefers it
 	r.clock = r.clock.Add(10 * time.Second)
 	r.round()
-	r.g.mu.Lock()
-	r.g.recovering = true
-	r.g.mu.Unlock()
+	r.setRecovering(true)
 	r.clock = r.clock.Add(3 * time.Second)
 	r.round()
 	sent := len(r.ann.sent)
-	r.g.mu.Lock()
-	r.g.recovering = false
-	r.g.mu.Unlock()
+	r.setRecovering(false)
 	r.clock = r.clock.Add(100 * time.Millisecond)
 	r.round()
-	found := false
-	for _, a := range r.ann.sent[sent:] {
-		found = found || strings.Contains(a, "198.18.0.100")
-	}
-	if !found {
+	if !r.announcedSince(sent, "198.18.0.100") {
 		t.Fatal("no announcement of its own VIP after recovering from a stall")
 	}
 }

@@ -715,14 +715,19 @@ func (c *Cluster) Node(name string) *Node {
 func (c *Cluster) Logs(lines int) string {
 	var files []string
 	for _, n := range c.Nodes {
-		fs, _ := filepath.Glob(n.LogPath + "*")
-		files = append(files, fs...)
+		files = append(files, n.logFiles()...)
 	}
 	out := tails(files, lines)
 	if c.Router != nil {
 		out += fmt.Sprintf("==== router (%T)\n%s\n", c.Router, c.Router.Log())
 	}
 	return out
+}
+
+// logFiles are the node's daemon logs, one per run (see Cluster.Start).
+func (n *Node) logFiles() []string {
+	fs, _ := filepath.Glob(n.LogPath + "*")
+	return fs
 }
 
 // tails returns the last lines of each of files, each under a header

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 )
@@ -49,8 +48,7 @@ func ParseStalls(node string, r io.Reader) []Stall {
 func (c *Cluster) Stalls() []Stall {
 	var out []Stall
 	for _, n := range c.Nodes {
-		files, _ := filepath.Glob(n.LogPath + "*")
-		for _, f := range files {
+		for _, f := range n.logFiles() {
 			fh, err := os.Open(f)
 			if err != nil {
 				continue
