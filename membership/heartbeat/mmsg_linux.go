@@ -61,6 +61,8 @@ type recvBatch struct {
 	pollCalls int // in the last read: more than one means it waited
 	pollN     int
 	pollErr   error
+	armed     bool // the socket may have an event in its epoll instance (see pollRead)
+	pollEvent [1]unix.EpollEvent
 	event     int // eventfd: readable once interrupt was called
 	pfds      [2]unix.PollFd
 	hdrs      []mmsghdr
@@ -92,6 +94,7 @@ var errInterrupted = errors.New("heartbeat: receive interrupted")
 func newRecvBatch(_ *net.UDPConn, raw, poll syscall.RawConn, size, bufLen int) (*recvBatch, error) {
 	r := &recvBatch{
 		poll:  poll,
+		armed: poll != nil, // the socket is registered armed
 		hdrs:  make([]mmsghdr, size),
 		iovs:  make([]unix.Iovec, size),
 		names: make([]sockaddr, size),
@@ -202,11 +205,33 @@ func (r *recvBatch) tryRead() (int, error) {
 }
 
 // pollRead is the poller's read function, made a func value once (in
-// pollFn) so that a read allocates nothing.
-func (r *recvBatch) pollRead(uintptr) bool {
+// pollFn) so that a read allocates nothing. ep is the socket's epoll
+// instance, in which the socket is registered with EPOLLONESHOT (see
+// socket): pollRead takes the socket's event, if it fired, which disarms
+// it, so that datagrams arriving while the receive goroutine is busy or
+// pausing wake nobody; and it arms the socket again only when it found the
+// queue empty and the read is about to wait. A datagram that arrives
+// between the empty read and the arming fires the event at once.
+func (r *recvBatch) pollRead(ep uintptr) bool {
 	r.pollCalls++
+	if r.armed {
+		// Raw system calls, as in tryRead; a zero timeout never blocks.
+		n, _, _ := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, ep, uintptr(unsafe.Pointer(&r.pollEvent[0])), 1, 0, 0, 0)
+		r.armed = n != 1 // fired and taken: disarmed; else still armed
+	}
 	r.pollN, r.pollErr = r.tryRead()
-	return r.pollN != 0 || r.pollErr != nil
+	if r.pollN != 0 || r.pollErr != nil {
+		return true
+	}
+	if !r.armed {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(r.fd)}
+		if err := unix.EpollCtl(int(ep), unix.EPOLL_CTL_MOD, r.fd, &ev); err != nil {
+			r.pollErr = fmt.Errorf("epoll_ctl: %w", err)
+			return true
+		}
+		r.armed = true
+	}
+	return false
 }
 
 // waited reports whether the last read waited for a datagram, rather

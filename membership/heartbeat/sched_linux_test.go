@@ -31,6 +31,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childLockMemory())
 	case "node":
 		os.Exit(childNode())
+	case "sender":
+		os.Exit(childSender())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child", os.Getenv(childEnv))
 		os.Exit(2)
