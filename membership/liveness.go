@@ -38,9 +38,8 @@ func (g *Group) heartbeatLoop(started chan<- error) {
 	}
 	defer stopSend()
 	started <- nil
-	// The check timer is a Go timer, but it is pushed back at every tick
-	// and only fires when a member is late: it costs nothing while every
-	// member beats.
+	// The check timer is a Go timer, but it is only armed when a member
+	// is late (see below): it costs nothing while every member beats.
 	check := time.NewTimer(g.cfg.Timing.FailureTimeout)
 	defer check.Stop()
 	for {
@@ -73,7 +72,14 @@ func (g *Group) heartbeatLoop(started chan<- error) {
 			default:
 			}
 		}
-		check.Reset(next)
+		// Armed only for a deadline before the next tick, which
+		// checks anyway. A Go timer moved later still wakes the
+		// process at its old deadline (the runtime re-sorts its timer
+		// heap lazily), so a check pushed back at every tick woke an
+		// idle node once per tick for nothing.
+		if next < g.cfg.Timing.HeartbeatInterval {
+			check.Reset(next)
+		}
 	}
 }
 
