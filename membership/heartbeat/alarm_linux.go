@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,15 +66,18 @@ func (a *Alarm) Set(first, every time.Duration) error {
 		first = 1 // zero would disarm it
 	}
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(first)), Interval: unix.NsecToTimespec(int64(every))}
-	var serr error
+	var errno syscall.Errno
 	err := a.conn.Control(func(fd uintptr) {
-		serr = unix.TimerfdSettime(int(fd), 0, &spec, nil)
+		// Raw system calls, here and in Wait: they never block, and one
+		// the runtime sees, made by an idle process, wakes its monitor
+		// thread from its deep sleep (see recvBatch.tryRead).
+		_, _, errno = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
 	})
 	if err != nil {
 		return fmt.Errorf("heartbeat: alarm: %w", ErrAlarmClosed)
 	}
-	if serr != nil {
-		return fmt.Errorf("heartbeat: timerfd_settime: %w", serr)
+	if errno != 0 {
+		return fmt.Errorf("heartbeat: timerfd_settime: %w", errno)
 	}
 	return nil
 }
@@ -82,16 +86,20 @@ func (a *Alarm) Set(first, every time.Duration) error {
 // last Wait) or is closed, and then returns ErrAlarmClosed. An alarm that
 // is not set waits until Close.
 func (a *Alarm) Wait() error {
-	var rerr error
+	var errno syscall.Errno
 	err := a.conn.Read(func(fd uintptr) bool {
-		_, rerr = unix.Read(int(fd), a.buf[:])
-		return rerr != unix.EAGAIN
+		for {
+			_, _, errno = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&a.buf[0])), uintptr(len(a.buf)))
+			if errno != unix.EINTR {
+				return errno != unix.EAGAIN
+			}
+		}
 	})
 	if err != nil {
 		return ErrAlarmClosed
 	}
-	if rerr != nil {
-		return fmt.Errorf("heartbeat: alarm: read: %w", rerr)
+	if errno != 0 {
+		return fmt.Errorf("heartbeat: alarm: read: %w", errno)
 	}
 	return nil
 }
