@@ -250,15 +250,23 @@ func (g *Group) recoveringLocked(now time.Time) bool {
 // ticks delivers a ticker's ticks every interval on the channel it
 // returns, from a heartbeat.Alarm instead of a time.Ticker: a Go timer
 // wakes an idle process about thirteen times per tick (see
-// heartbeat.Alarm), which at lan's 200 ms was a fifth of an idle node's
-// CPU. As with a time.Ticker, a tick the receiver is not ready for is
-// dropped. stop ends the ticks.
+// heartbeat.Alarm). As with a time.Ticker, a tick the receiver is not
+// ready for is dropped. stop ends the ticks.
+//
+// The ticks fall on the wall clock's multiples of the interval (see
+// gridPhase), so that members whose clocks agree (NTP, or one host's
+// namespaces) beat at the same instants: a member's beats then arrive
+// together, read in one wake-up of its receive goroutine (and, with
+// Config.Coalesce, one batch), and they arrive while it is awake
+// sending its own, instead of N-1 wake-ups at random moments. Nothing
+// depends on it: with clocks apart, the beats arrive at random moments
+// as they did before.
 func ticks(interval time.Duration) (c <-chan struct{}, stop func(), err error) {
 	a, err := heartbeat.NewAlarm()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := a.Set(interval, interval); err != nil {
+	if err := a.Set(gridPhase(time.Now(), interval), interval); err != nil {
 		a.Close()
 		return nil, nil, err
 	}
@@ -282,4 +290,16 @@ func ticks(interval time.Duration) (c <-chan struct{}, stop func(), err error) {
 		}
 	}()
 	return ch, func() { a.Close(); <-done }, nil
+}
+
+// gridPhase returns how long after now the wall clock next reads a
+// multiple of interval. The alarm it starts runs on the monotonic clock:
+// a step of the wall clock moves the grid until the next start, but
+// never stops or hurries the ticks.
+func gridPhase(now time.Time, interval time.Duration) time.Duration {
+	past := time.Duration(now.UnixNano() % int64(interval))
+	if past < 0 {
+		past += interval // before 1970
+	}
+	return interval - past
 }
