@@ -20,8 +20,10 @@ type Timing struct {
 	// RejoinInterval is how often missing seeds and lost members are
 	// joined again.
 	RejoinInterval time.Duration
-	// GossipInterval is memberlist's gossip interval: how fast metadata
-	// changes (claims, hand-overs) spread.
+	// GossipInterval is memberlist's gossip interval: how fast joins and
+	// departures spread. Metadata changes (claims, hand-overs) do not
+	// wait for it: a heartbeat names the sender's metadata version and a
+	// receiver that lacks it pulls it at once.
 	GossipInterval time.Duration
 
 	// wan selects memberlist's WAN defaults for its own failure detector,
@@ -37,7 +39,12 @@ func LAN() Timing {
 		HeartbeatInterval: 200 * time.Millisecond,
 		FailureTimeout:    time.Second,
 		RejoinInterval:    2 * time.Second,
-		GossipInterval:    200 * time.Millisecond,
+		// An idle group gossips nothing, but memberlist's gossip ticker
+		// still wakes every member: at 200 ms, with the wake-ups of the
+		// Go runtime around each timer, about a sixth of an idle lan
+		// node's CPU. Joins also spread by push/pull with the seeds, and
+		// 50 nodes converged as fast (3.06 s against 3.05 s).
+		GossipInterval: 500 * time.Millisecond,
 	}
 }
 
