@@ -96,3 +96,33 @@ func TestCoalesceNotNegative(t *testing.T) {
 		t.Fatal("Listen accepted a negative Coalesce")
 	}
 }
+
+// TestCoalesceBurstsDoNotPause sends what a member receives from two
+// peers that beat at the same instants as it does: pairs of datagrams a
+// fraction of a millisecond apart, every 100 ms. The second of a pair
+// looks dense (it came right after the first), but a pause after it finds
+// nothing more: after one such idle pause the transport takes no more,
+// instead of one per pair (a wake-up for nothing each).
+func TestCoalesceBurstsDoNotPause(t *testing.T) {
+	const window = 30 * time.Millisecond
+	h := &handled{}
+	c := config("rx", h, key1)
+	c.Coalesce = window
+	rx := listen(t, c)
+	tx := newNode(t, "tx", key1)
+	to := []netip.AddrPort{rx.LocalAddr()}
+	const pairs = 8
+	for i := range pairs {
+		for range 2 {
+			if err := tx.SendBeat(&Beat{}, to); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Microsecond)
+		}
+		eventually(t, "the pair read", func() bool { ats, _ := h.times(); return len(ats) == 2*(i+1) })
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p := rx.Counters().Pauses; p > 2 {
+		t.Errorf("%d pairs of datagrams took %d coalescing pauses, want at most 2 (the first pauses find them all read already)", pairs, p)
+	}
+}

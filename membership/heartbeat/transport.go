@@ -87,7 +87,8 @@ type Config struct {
 	// transport that is neither Polled nor realtime wakes while
 	// datagrams arrive densely (more than one per Coalesce): it then
 	// reads once per Coalesce, the batch that arrived meanwhile, instead
-	// of once per datagram. Sparse datagrams are read as they arrive. A
+	// of once per datagram. Sparse datagrams are read as they arrive, and
+	// so are bursts that a pause finds already read (see receive). A
 	// datagram then waits up to Coalesce before it is handled, but the at
 	// its Handler gets is still when it arrived. With N peers beating
 	// every interval, a node receives N per interval: at 50 peers and
@@ -154,12 +155,15 @@ type Counters struct {
 	// for them (with Config.Coalesce, about once per window while they
 	// come densely).
 	Wakeups uint64
+	// Pauses counts the receive goroutine's coalescing pauses
+	// (Config.Coalesce).
+	Pauses uint64
 }
 
 type counters struct {
 	sent, sendErrors, received, accepted            atomic.Uint64
 	malformed, label, key, corrupt, replay, senders atomic.Uint64
-	limited, readErrors, wakeups                    atomic.Uint64
+	limited, readErrors, wakeups, pauses            atomic.Uint64
 }
 
 // maxCounter is where a process stops sealing: its counter starts below
@@ -472,6 +476,7 @@ func (t *Transport) Counters() Counters {
 		Corrupt: s.corrupt.Load(), Replay: s.replay.Load(), TooManySenders: s.senders.Load(),
 		RepliesLimited: s.limited.Load(), ReadErrors: s.readErrors.Load(),
 		Wakeups: s.wakeups.Load(),
+		Pauses:  s.pauses.Load(),
 	}
 }
 
@@ -518,15 +523,17 @@ func (t *Transport) receive(s Sched, ready chan<- error) {
 	}
 	ready <- nil
 	var last time.Time // the last read's return
-	dense, full := false, false
+	dense, full, idle := false, false, false
 	for {
+		paused := false
 		if dense {
 			// Datagrams came faster than one per t.coalesce: let the
 			// next ones gather and read them in one go. The pause is an
 			// Alarm, not a time.Sleep: a Go timer costs an idle process
-			// many wake-ups (see Alarm), and at 50 peers this pause is
-			// taken 40 times a second.
+			// many wake-ups (see Alarm).
 			if d := time.Until(last.Add(t.coalesce)); d > 0 {
+				t.stats.pauses.Add(1)
+				paused = true
 				if t.pause.Set(d, 0) != nil || t.pause.Wait() != nil {
 					time.Sleep(d) // cannot fail on a timerfd; never spin
 				}
@@ -539,10 +546,22 @@ func (t *Transport) receive(s Sched, ready chan<- error) {
 		full = n > 0 && !t.rx.drainedBy(n)
 		if t.coalesce > 0 {
 			now := time.Now()
+			waited := t.rx.waited()
+			if paused {
+				// A pause after which the read had to wait gathered
+				// nothing: the datagrams came as a burst, all read
+				// already (peers beating at the same instants, see
+				// membership's ticks). Until one is found queued,
+				// a short wait alone no longer makes a pause.
+				idle = waited
+			} else if !waited {
+				idle = false
+			}
 			// Dense: something was queued already, or the wait was
-			// short. A read after a coalescing sleep that finds
-			// nothing waits, and the next is sparse again.
-			dense = n > 0 && (!t.rx.waited() || now.Sub(last) < t.coalesce)
+			// short (unless pauses have been idle). A read after a
+			// pause that finds nothing waits, and the next is sparse
+			// again.
+			dense = n > 0 && (!waited || !idle && now.Sub(last) < t.coalesce)
 			last = now
 		}
 		if err != nil {
