@@ -32,7 +32,7 @@ ROOT_PKGS = $(shell grep -rlE --include='*_test.go' --exclude-dir=.git --exclude
 APT_PKGS := iproute2 nftables iputils-ping tcpdump dnsmasq-base keepalived ucarp util-linux libcap2-bin bird2 frr exabgp curl \
 	lintian man-db zsh systemd
 
-.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare bench-scale soak demo deps clean deb package-test
+.PHONY: all build test unit e2e lint fuzz bench bench-failover bench-compare bench-scale bench-floor soak demo deps clean deb package-test
 
 all: build
 
@@ -98,6 +98,13 @@ bench-compare: deps
 bench-scale: deps
 	@mkdir -p $(OUT)
 	$(GO) run ./pkg/internal/cmd/wackalab bench-scale -runs $(RUNS) -out $(OUT)/bench-scale.txt
+
+## bench-floor (root, a C compiler): the CPU a node's heartbeat work costs
+## on this machine without Go, crypto or gossip (fast's 5 ms and lan's
+## 200 ms): the floor under bench-scale's idle figures.
+bench-floor: deps
+	$(GO) run ./pkg/internal/cmd/wackalab bench-floor -interval 5ms
+	$(GO) run ./pkg/internal/cmd/wackalab bench-floor -interval 200ms
 
 soak: deps
 	$(GO) run ./pkg/internal/cmd/wackalab soak -minutes $(MINUTES)
