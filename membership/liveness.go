@@ -249,7 +249,7 @@ func (g *Group) recoveringLocked(now time.Time) bool {
 
 // ticks delivers a ticker's ticks every interval on the channel it
 // returns, from a heartbeat.Alarm instead of a time.Ticker: a Go timer
-// wakes an idle process about thirteen times per tick (see
+// wakes an idle process ten times or more per tick (see
 // heartbeat.Alarm). As with a time.Ticker, a tick the receiver is not
 // ready for is dropped. stop ends the ticks.
 //

@@ -40,10 +40,11 @@ func LAN() Timing {
 		FailureTimeout:    time.Second,
 		RejoinInterval:    2 * time.Second,
 		// An idle group gossips nothing, but memberlist's gossip ticker
-		// still wakes every member: at 200 ms, with the wake-ups of the
-		// Go runtime around each timer, about a sixth of an idle lan
-		// node's CPU. Joins also spread by push/pull with the seeds, and
-		// 50 nodes converged as fast (3.06 s against 3.05 s).
+		// still wakes every member, with the Go runtime's wake-ups
+		// around each timer: at 50 nodes 0.90 % of a core per node idle
+		// with 200 ms, 0.77 % with 500 ms. Joins also spread by push/pull
+		// with the seeds, and 50 nodes converged as fast (3.06 s against
+		// 3.05 s).
 		GossipInterval: 500 * time.Millisecond,
 	}
 }

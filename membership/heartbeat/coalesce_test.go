@@ -28,18 +28,25 @@ func (h *handled) times() (ats, handled []time.Time) {
 	return append([]time.Time(nil), h.ats...), append([]time.Time(nil), h.handled...)
 }
 
+// coalescing returns a receiver that coalesces over window, recording
+// what it handles, and a sender with the address to send it beats at.
+func coalescing(t *testing.T, window time.Duration) (h *handled, rx *Transport, tx node, to []netip.AddrPort) {
+	t.Helper()
+	h = &handled{}
+	c := config("rx", h, key1)
+	c.Coalesce = window
+	rx = listen(t, c)
+	tx = newNode(t, "tx", key1)
+	return h, rx, tx, []netip.AddrPort{rx.LocalAddr()}
+}
+
 // TestCoalesce sends a dense stream (a beat every millisecond for 300 ms)
 // and a sparse one (every 60 ms) to a transport that coalesces over 30
 // ms: the dense stream is read in about one batch per 30 ms, with every
 // beat's arrival time intact; the sparse one beat by beat, as it arrives.
 func TestCoalesce(t *testing.T) {
 	const window = 30 * time.Millisecond
-	h := &handled{}
-	c := config("rx", h, key1)
-	c.Coalesce = window
-	rx := listen(t, c)
-	tx := newNode(t, "tx", key1)
-	to := []netip.AddrPort{rx.LocalAddr()}
+	h, rx, tx, to := coalescing(t, window)
 	send := func(n int, every time.Duration) (sent []time.Time) {
 		for range n {
 			sent = append(sent, time.Now())
@@ -105,12 +112,7 @@ func TestCoalesceNotNegative(t *testing.T) {
 // instead of one per pair (a wake-up for nothing each).
 func TestCoalesceBurstsDoNotPause(t *testing.T) {
 	const window = 30 * time.Millisecond
-	h := &handled{}
-	c := config("rx", h, key1)
-	c.Coalesce = window
-	rx := listen(t, c)
-	tx := newNode(t, "tx", key1)
-	to := []netip.AddrPort{rx.LocalAddr()}
+	h, rx, tx, to := coalescing(t, window)
 	const pairs = 8
 	for i := range pairs {
 		for range 2 {
