@@ -9,28 +9,45 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setThreadSched applies s to the calling thread with sched_setattr(2).
-func setThreadSched(s Sched) error {
+// setThreadSched applies s to the calling thread.
+func setThreadSched(s Sched) error { return setSched(0, s) }
+
+// setSched applies s to thread tid (0: the calling one) with
+// sched_setattr(2).
+func setSched(tid int, s Sched) error {
 	policy := uint32(unix.SCHED_FIFO)
 	if s.Policy == PolicyRR {
 		policy = unix.SCHED_RR
 	}
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Priority: uint32(s.Priority)}
-	err := unix.SchedSetAttr(0, &attr, 0)
+	err := unix.SchedSetAttr(tid, &attr, 0)
+	if tid == 0 {
+		tid = unix.Gettid()
+	}
 	if errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("heartbeat: set %s priority %d on thread %d: %w (realtime scheduling needs CAP_SYS_NICE or RLIMIT_RTPRIO >= %d, and a cgroup and systemd unit that allow it: RestrictRealtime=no)",
-			s.Policy, s.Priority, unix.Gettid(), err, s.Priority)
+			s.Policy, s.Priority, tid, err, s.Priority)
 	}
 	if err != nil {
-		return fmt.Errorf("heartbeat: set %s priority %d on thread %d: %w", s.Policy, s.Priority, unix.Gettid(), err)
+		return fmt.Errorf("heartbeat: set %s priority %d on thread %d: %w", s.Policy, s.Priority, tid, err)
 	}
 	return nil
 }
 
-// resetThreadSched gives a realtime calling thread SCHED_OTHER back, at
-// its own nice value: no privilege is needed to lower a policy.
+// resetThreadSched gives the calling thread the process's policy back:
+// ScheduleProcess's, or the normal one.
 func resetThreadSched() error {
-	attr, err := unix.SchedGetAttr(0, 0)
+	if s, _ := processSched.Load().(Sched); s.Policy != PolicyOther {
+		return setThreadSched(s)
+	}
+	return setThreadOther(0)
+}
+
+// setThreadOther gives thread tid (0: the calling one), if realtime,
+// SCHED_OTHER back at its own nice value: no privilege is needed to lower
+// a policy.
+func setThreadOther(tid int) error {
+	attr, err := unix.SchedGetAttr(tid, 0)
 	if err != nil {
 		return fmt.Errorf("heartbeat: sched_getattr: %w", err)
 	}
@@ -39,13 +56,16 @@ func resetThreadSched() error {
 	}
 	// The raw system call returns 20 - nice; a realtime thread keeps the
 	// nice value it had.
-	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, tid)
 	if err != nil {
 		return fmt.Errorf("heartbeat: getpriority: %w", err)
 	}
 	other := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(20 - prio)}
-	if err := unix.SchedSetAttr(0, &other, 0); err != nil {
-		return fmt.Errorf("heartbeat: reset thread %d to SCHED_OTHER: %w", unix.Gettid(), err)
+	if err := unix.SchedSetAttr(tid, &other, 0); err != nil {
+		if tid == 0 {
+			tid = unix.Gettid()
+		}
+		return fmt.Errorf("heartbeat: reset thread %d to SCHED_OTHER: %w", tid, err)
 	}
 	return nil
 }

@@ -100,6 +100,15 @@ func MembershipConfig(c *config.Config, log *slog.Logger) (membership.Config, er
 func New(c *config.Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: c, log: log, notify: newNotifier(log)}
 	var err error
+	if c.Realtime {
+		// Every thread, before the group starts: the heartbeat threads
+		// depend on the runtime's other threads (see
+		// heartbeat.ScheduleProcess), which run one priority below them.
+		s := heartbeat.Sched{Policy: heartbeat.PolicyFIFO, Priority: max(1, c.RealtimePriority-1)}
+		if err := heartbeat.ScheduleProcess(s); err != nil {
+			return nil, fmt.Errorf("realtime: %w", err)
+		}
+	}
 	// The sockets first: a second daemon on this host must stop here,
 	// before it touches addresses or the group.
 	if err := d.listen(); err != nil {

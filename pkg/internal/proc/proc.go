@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wackamole/wackamole/membership/heartbeat"
 )
 
 // Path is the whole PATH of a program: programs do not inherit the
@@ -60,7 +62,9 @@ func Run(ctx context.Context, argv, env []string, leftovers Leftovers) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return g.kill(false) }
 	cmd.WaitDelay = WaitDelay
-	if err := cmd.Start(); err != nil {
+	// From the ordinary thread: a realtime daemon's programs are
+	// ordinary processes.
+	if err := heartbeat.OnOrdinaryThread(cmd.Start); err != nil {
 		return err
 	}
 	g.awaitExit()

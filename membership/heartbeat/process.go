@@ -1,0 +1,53 @@
+package heartbeat
+
+import "sync/atomic"
+
+// Why the whole process: a heartbeat thread at realtime priority is not
+// enough in Go. The runtime preempts a goroutine that has run for 10 ms
+// (the polled loop's, which sleeps without giving up its P, always has),
+// and a goroutine locked to its thread that is preempted, or that waits
+// for a mutex, a channel or a P, is handed back to its thread by another
+// of the runtime's threads: one at normal priority, which a busy host (or
+// a CPU quota on the daemon) can keep from running for tens of
+// milliseconds. In the e2e lab, with only the heartbeat threads at
+// realtime priority, a fast node held to 2 % of a CPU lost its VIP 3 to 16
+// times in 20 s, and nodes that were not held at all stalled for 15-50 ms
+// now and then; with every thread of the daemons at realtime priority,
+// none did (see TestCPUStarvedOwner).
+
+// processSched is what ScheduleProcess applied, for UnlockThread to give a
+// thread back (a Sched; the zero value is the normal policy).
+var processSched atomic.Value
+
+// ScheduleProcess applies s to every thread of the process, so that none
+// of the threads the heartbeat threads depend on (see above) waits behind
+// the rest of the host. Threads the runtime creates later are cloned from
+// these and inherit s. Programs the process starts inherit the policy of
+// the thread that starts them: start them with OnOrdinaryThread, from the
+// one thread of the process that runs at the normal policy. The zero Sched
+// gives every thread the normal policy back (at the process's nice value).
+//
+// The risk is that of any realtime process: a bug that spins starves the
+// normal work on its CPU (the kernel's realtime throttling,
+// sched_rt_runtime_us, leaves it 5 % by default). The Go runtime's own
+// threads spin only briefly before they sleep, and its garbage collector,
+// on a heap of a few megabytes, runs for a millisecond or two. Safe for
+// concurrent use; call it once, early.
+func ScheduleProcess(s Sched) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	processSched.Store(s)
+	return scheduleProcess(s)
+}
+
+// OnOrdinaryThread runs f on a thread of the normal policy that lives as
+// long as the process, and returns f's error: a program started there
+// (exec.Cmd.Start) runs at the normal policy, not at the realtime one
+// ScheduleProcess gave the daemon, and a parent-death signal
+// (SysProcAttr.Pdeathsig, which follows the thread that started the
+// program, not the process) comes only when the process ends. One f runs
+// at a time; f must not block for long. Safe for concurrent use.
+func OnOrdinaryThread(f func() error) error {
+	return onOrdinaryThread(f)
+}
