@@ -71,8 +71,12 @@ func setThreadOther(tid int) error {
 }
 
 // threadSched returns the calling thread's policy and priority.
-func threadSched() (Sched, error) {
-	attr, err := unix.SchedGetAttr(0, 0)
+func threadSched() (Sched, error) { return schedOf(0) }
+
+// schedOf returns thread (or process) tid's policy and priority; 0 is the
+// calling thread.
+func schedOf(tid int) (Sched, error) {
+	attr, err := unix.SchedGetAttr(tid, 0)
 	if err != nil {
 		return Sched{}, fmt.Errorf("heartbeat: sched_getattr: %w", err)
 	}

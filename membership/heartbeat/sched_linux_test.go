@@ -33,6 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(childNode())
 	case "sender":
 		os.Exit(childSender())
+	case "process":
+		os.Exit(childScheduleProcess())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child", os.Getenv(childEnv))
 		os.Exit(2)
@@ -187,6 +189,7 @@ func TestNotPermitted(t *testing.T) {
 		"operation not permitted (realtime scheduling needs CAP_SYS_NICE",
 		"Listen: heartbeat: set SCHED_RR priority 3 on thread",
 		"LockMemory: heartbeat: lock memory: cannot allocate memory (RLIMIT_MEMLOCK is 65536 bytes",
+		"ScheduleProcess: heartbeat: set SCHED_FIFO priority 1 on thread",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("child output lacks %q:\n%s", want, out)
@@ -228,6 +231,7 @@ func childUnprivileged() int {
 	}
 	fmt.Println("Listen:", err)
 	fmt.Println("LockMemory:", LockMemory())
+	fmt.Println("ScheduleProcess:", ScheduleProcess(Sched{Policy: PolicyFIFO, Priority: 1}))
 	return 0
 }
 
