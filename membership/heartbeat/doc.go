@@ -184,7 +184,11 @@
 // locked to its thread and waits in ppoll(2), so the kernel wakes that
 // thread itself when a datagram arrives, without the Go scheduler; a
 // heartbeat loop does the same with LockThread and sleeps in the kernel
-// with a Pacer. Without, the receive goroutine is an ordinary one that
+// with a Pacer. That is not enough on its own: a locked goroutine that the
+// runtime preempts, or that waits, is handed back to its thread by another
+// of the runtime's threads, so ScheduleProcess gives every thread of the
+// process a realtime policy, and OnOrdinaryThread starts the programs the
+// process runs at the normal one. Without, the receive goroutine is an ordinary one that
 // waits in the Go runtime's poller: a goroutine that waits in a system
 // call the runtime sees keeps a P "in a system call", and the runtime's
 // monitor thread (sysmon) then never goes to its deep sleep; it woke

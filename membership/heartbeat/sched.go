@@ -73,7 +73,7 @@ func (s Sched) Validate() error {
 // heartbeat sender goroutine starts; the transport's receive goroutine
 // does the same with Config.Sched.
 //
-// End it with UnlockThread, which gives the thread its normal policy
+// End it with UnlockThread, which gives the thread the process's policy
 // back before unlocking it, or by returning from the goroutine while
 // still locked: the Go runtime then ends the thread (or, if it is the
 // process's main thread, parks it for good), so a realtime policy never
@@ -94,9 +94,9 @@ func LockThread(s Sched) error {
 	return setThreadSched(s)
 }
 
-// UnlockThread undoes LockThread: it gives the calling thread the normal
-// policy back (SCHED_OTHER at the process's nice value) and unlocks the
-// goroutine from it. If the policy cannot be reset, the goroutine stays
+// UnlockThread undoes LockThread: it gives the calling thread the
+// process's policy back (ScheduleProcess's, or SCHED_OTHER at the
+// thread's nice value) and unlocks the goroutine from it. If the policy cannot be reset, the goroutine stays
 // locked and UnlockThread returns the error: return from the goroutine
 // then, and the thread ends with it. It concerns the caller's thread only.
 func UnlockThread() error {

@@ -167,9 +167,9 @@ type Config struct {
 	Balance Balance
 	// Damping holds a flapping node out of VIP ownership.
 	Damping Damping
-	// Realtime runs the heartbeat sender and receiver under SCHED_FIFO at
-	// RealtimePriority (needs CAP_SYS_NICE), so that nothing else on a busy
-	// host delays them; LockMemory locks the daemon's memory (mlockall;
+	// Realtime runs the daemon under SCHED_FIFO, the heartbeat sender and
+	// receiver at RealtimePriority and its other threads one below (needs
+	// CAP_SYS_NICE), so that nothing else on a busy host delays them; LockMemory locks the daemon's memory (mlockall;
 	// needs CAP_IPC_LOCK) so that no page-in stalls them. Both are off by
 	// default: see the README's starvation section for their risks.
 	Realtime         bool
