@@ -41,13 +41,18 @@ func ScheduleProcess(s Sched) error {
 	return scheduleProcess(s)
 }
 
-// OnOrdinaryThread runs f on a thread of the normal policy that lives as
-// long as the process, and returns f's error: a program started there
-// (exec.Cmd.Start) runs at the normal policy, not at the realtime one
-// ScheduleProcess gave the daemon, and a parent-death signal
-// (SysProcAttr.Pdeathsig, which follows the thread that started the
-// program, not the process) comes only when the process ends. One f runs
-// at a time; f must not block for long. Safe for concurrent use.
+// OnOrdinaryThread runs f, and returns its error, on a thread of the
+// normal policy: a program started there (exec.Cmd.Start) runs at the
+// normal policy, not at the realtime one ScheduleProcess gave the process.
+// Once ScheduleProcess has made the process realtime, that is one thread
+// that lives as long as the process (a parent-death signal,
+// SysProcAttr.Pdeathsig, which follows the thread that started the
+// program, then comes only when the process ends), and one f runs there
+// at a time; before, f runs on the caller's thread, which is already
+// ordinary. f must not block for long. Safe for concurrent use.
 func OnOrdinaryThread(f func() error) error {
+	if s, _ := processSched.Load().(Sched); s.Policy == PolicyOther {
+		return f()
+	}
 	return onOrdinaryThread(f)
 }

@@ -33,11 +33,13 @@ func childScheduleProcess() int {
 		}
 	}
 	fifo := Sched{Policy: PolicyFIFO, Priority: 2}
-	// The ordinary thread exists before ScheduleProcess, which must
-	// leave it alone.
-	check("ordinary before", OnOrdinaryThread(func() error { return nil }))
 	check("ScheduleProcess", ScheduleProcess(fifo))
 	check("threads after ScheduleProcess", everyThread(fifo))
+	// The ordinary thread, once it exists, is left alone by another
+	// ScheduleProcess.
+	check("ordinary thread", OnOrdinaryThread(func() error { return nil }))
+	check("ScheduleProcess again", ScheduleProcess(fifo))
+	check("threads after the second ScheduleProcess", everyThread(fifo))
 	// New threads: goroutines locked to threads of their own make the
 	// runtime start some.
 	before, _ := processThreads()

@@ -7,6 +7,7 @@ import (
 	"net/rpc"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -46,20 +47,28 @@ func Start(program string, cfg Config, stderr io.Writer) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
+	started := make(chan error, 1)
 	// The child must die with this process, not with the thread that
 	// started it: the kernel's parent-death signal follows the thread
 	// (golang.org/issue/27505), and Go ends threads (those of locked
-	// goroutines, for one). OnOrdinaryThread's thread lives as long as the
-	// process, and runs at the normal policy when the daemon's threads are
-	// realtime: the speaker is an ordinary process.
-	cmd.SysProcAttr = deathSignal()
-	if err := heartbeat.OnOrdinaryThread(cmd.Start); err != nil {
-		return nil, fmt.Errorf("start %s: %w", program, err)
-	}
+	// goroutines, for one). So it is started from a thread that lives as
+	// long as the child: locked, and waiting for it; or, when the daemon
+	// is realtime, from OnOrdinaryThread's, which lives as long as the
+	// process and makes the speaker an ordinary process.
 	go func() {
+		runtime.LockOSThread()
+		cmd.SysProcAttr = deathSignal()
+		if err := heartbeat.OnOrdinaryThread(cmd.Start); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		c.err = cmd.Wait()
 		close(c.exited)
 	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start %s: %w", program, err)
+	}
 	c.rpc = rpc.NewClient(pipe{stdout, stdin})
 	if _, err := c.call("Start", StartArgs{Config: cfg}); err != nil {
 		c.kill()
