@@ -11,9 +11,10 @@ import "sync/atomic"
 // a CPU quota on the daemon) can keep from running for tens of
 // milliseconds. In the e2e lab, with only the heartbeat threads at
 // realtime priority, a fast node held to 2 % of a CPU lost its VIP 3 to 16
-// times in 20 s, and nodes that were not held at all stalled for 15-50 ms
-// now and then; with every thread of the daemons at realtime priority,
-// none did (see TestCPUStarvedOwner).
+// times in 20 s; with every thread of the daemons at realtime priority, 0
+// or 1 times (see TestCPUStarvedOwner; what remains is the VM's own
+// stalls, 40-60 ms now and then under load, which a C program sees at any
+// priority).
 
 // processSched is what ScheduleProcess applied, for UnlockThread to give a
 // thread back (a Sched; the zero value is the normal policy).
@@ -31,14 +32,23 @@ var processSched atomic.Value
 // normal work on its CPU (the kernel's realtime throttling,
 // sched_rt_runtime_us, leaves it 5 % by default). The Go runtime's own
 // threads spin only briefly before they sleep, and its garbage collector,
-// on a heap of a few megabytes, runs for a millisecond or two. Safe for
-// concurrent use; call it once, early.
+// on a heap of a few megabytes, runs for a millisecond or two.
+//
+// On error (without the privilege, the first thread already refuses) the
+// threads changed so far get the normal policy back. Call it once, early,
+// before the process starts programs.
 func ScheduleProcess(s Sched) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	if err := scheduleProcess(s); err != nil {
+		if s.Policy != PolicyOther {
+			_ = scheduleProcess(Sched{}) // nothing half-applied
+		}
+		return err
+	}
 	processSched.Store(s)
-	return scheduleProcess(s)
+	return nil
 }
 
 // OnOrdinaryThread runs f, and returns its error, on a thread of the

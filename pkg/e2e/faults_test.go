@@ -483,7 +483,9 @@ func withoutShared(gs, control []lab.Gap) []lab.Gap {
 }
 
 // allRealtime checks that every thread of process pid runs SCHED_FIFO, as
-// realtime = true makes the daemon's threads.
+// realtime = true makes the daemon's threads (those of the fault rig run
+// no hook or check, so none keeps the ordinary thread programs start
+// from).
 func allRealtime(pid int) error {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
