@@ -30,9 +30,8 @@ var processSched atomic.Value
 //
 // The risk is that of any realtime process: a bug that spins starves the
 // normal work on its CPU (the kernel's realtime throttling,
-// sched_rt_runtime_us, leaves it 5 % by default). The Go runtime's own
-// threads spin only briefly before they sleep, and its garbage collector,
-// on a heap of a few megabytes, runs for a millisecond or two.
+// sched_rt_runtime_us, leaves it 5 % by default). A process whose threads
+// block between packets, as the daemon's do, does not come near it.
 //
 // On error (without the privilege, the first thread already refuses) the
 // threads changed so far get the normal policy back. Call it once, early,

@@ -70,25 +70,6 @@ func setThreadOther(tid int) error {
 	return nil
 }
 
-// threadSched returns the calling thread's policy and priority.
-func threadSched() (Sched, error) { return schedOf(0) }
-
-// schedOf returns thread (or process) tid's policy and priority; 0 is the
-// calling thread.
-func schedOf(tid int) (Sched, error) {
-	attr, err := unix.SchedGetAttr(tid, 0)
-	if err != nil {
-		return Sched{}, fmt.Errorf("heartbeat: sched_getattr: %w", err)
-	}
-	switch attr.Policy {
-	case unix.SCHED_FIFO:
-		return Sched{Policy: PolicyFIFO, Priority: int(attr.Priority)}, nil
-	case unix.SCHED_RR:
-		return Sched{Policy: PolicyRR, Priority: int(attr.Priority)}, nil
-	}
-	return Sched{}, nil
-}
-
 // LockMemory locks every page of the process in memory, now and in future
 // (mlockall(2) with MCL_CURRENT and MCL_FUTURE), so that the heartbeat
 // never waits for a page to come back from swap or a dropped file page

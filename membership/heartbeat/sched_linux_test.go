@@ -58,25 +58,40 @@ func needRoot(t *testing.T) {
 // policy.
 func realtimeThreads(t *testing.T) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/task")
+	tids, err := processThreads()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []int
-	for _, e := range ents {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		attr, err := unix.SchedGetAttr(tid, 0)
+	for _, tid := range tids {
+		s, err := schedOf(tid)
 		if err != nil {
 			continue // the thread ended meanwhile
 		}
-		if attr.Policy == unix.SCHED_FIFO || attr.Policy == unix.SCHED_RR {
+		if s.Policy != PolicyOther {
 			out = append(out, tid)
 		}
 	}
 	return out
+}
+
+// threadSched returns the calling thread's policy and priority.
+func threadSched() (Sched, error) { return schedOf(0) }
+
+// schedOf returns thread (or process) tid's policy and priority; 0 is the
+// calling thread.
+func schedOf(tid int) (Sched, error) {
+	attr, err := unix.SchedGetAttr(tid, 0)
+	if err != nil {
+		return Sched{}, fmt.Errorf("heartbeat: sched_getattr: %w", err)
+	}
+	switch attr.Policy {
+	case unix.SCHED_FIFO:
+		return Sched{Policy: PolicyFIFO, Priority: int(attr.Priority)}, nil
+	case unix.SCHED_RR:
+		return Sched{Policy: PolicyRR, Priority: int(attr.Priority)}, nil
+	}
+	return Sched{}, nil
 }
 
 func TestSchedValidate(t *testing.T) {

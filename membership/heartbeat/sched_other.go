@@ -13,7 +13,5 @@ func setThreadSched(Sched) error { return errNotLinux }
 
 func resetThreadSched() error { return nil }
 
-func threadSched() (Sched, error) { return Sched{}, errNotLinux }
-
 // LockMemory is implemented on Linux only.
 func LockMemory() error { return errNotLinux }

@@ -456,7 +456,7 @@ func asNobody(t *testing.T, ambient, bounding, prelude, extra string) (c *cluste
 
 // examples/realtime.conf, the drop-in the unit asks realtime = true and
 // lock_memory = true to install, gives the daemon what they need: run as
-// nobody with its capabilities and limits, the heartbeat threads are
+// nobody with its capabilities and limits, the daemon's threads are
 // SCHED_FIFO and the memory is locked.
 func TestRealtimeDropIn(t *testing.T) {
 	d := systemdFile(t, "realtime.conf")
@@ -489,27 +489,15 @@ func TestRealtimeDropIn(t *testing.T) {
 	if m := regexp.MustCompile(`(?m)^VmLck:\s+(\d+) kB$`).FindSubmatch(st); m == nil || string(m[1]) == "0" {
 		t.Errorf("lock_memory = true, but nothing is locked:\n%s", st)
 	}
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	notFIFO, total, err := threadPolicies(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fifo := 0
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread is gone
-		}
-		// After the command's closing parenthesis, policy is field 41,
-		// the 39th from there.
-		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(fields) > 38 && fields[38] == "1" { // SCHED_FIFO
-			fifo++
-		}
-	}
+	fifo := total - len(notFIFO)
 	if fifo == 0 {
-		t.Errorf("realtime = true, but none of the daemon's %d threads is SCHED_FIFO", len(tasks))
+		t.Errorf("realtime = true, but none of the daemon's %d threads is SCHED_FIFO", total)
 	}
-	t.Logf("as nobody with realtime.conf: %d of %d threads SCHED_FIFO, memory locked", fifo, len(tasks))
+	t.Logf("as nobody with realtime.conf: %d of %d threads SCHED_FIFO, memory locked", fifo, total)
 }
 
 // buildWackalab builds the demo's command into a directory the test
